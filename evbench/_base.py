@@ -1,0 +1,284 @@
+"""Connectivity structures as JAX pytrees, the public products, and the event-driven drivers.
+
+Conventions
+-----------
+A structure ``M`` has ``shape == (n_rows, n_cols)``; for a synaptic projection rows are the
+presynaptic neurons and columns the postsynaptic ones, so ``events @ M`` delivers presynaptic
+spikes to the postsynaptic population (brainevent's convention).
+
+Internally every structure implements four raw products on 2-D operands:
+
+* ``_vecmat(S)``: ``S (b, n_rows) @ M -> (b, n_cols)``
+* ``_matvec(S)``: ``M @ S (n_cols, b) -> (n_rows, b)``
+* ``_vecmat_ad`` / ``_matvec_ad``: the same products written with differentiable gathers and
+  scatters over the stored synapses (cost O(synapses)), used for the backward pass.
+
+The public ``vecmat`` / ``matvec`` validate the events, run the fast (event-driven) product
+forward, and differentiate through the ``_ad`` form (``jax.custom_vjp``), so ``grad`` with
+respect to the weights and to floating events equals the gradient of the dense product.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ._checks import dtype_of
+
+#: active rows processed per iteration of the event-driven loops
+CHUNK = 16
+
+
+class Connectivity:
+    """Base class of every connectivity structure (a JAX pytree).
+
+    Subclasses name their array leaves in ``_leaf_fields`` and their static (hashable)
+    configuration in ``_static_fields``; ``shape`` is always static.
+    """
+
+    _leaf_fields: tuple[str, ...] = ()
+    _static_fields: tuple[str, ...] = ("shape",)
+    #: stops NumPy from treating a structure as an object array in ``ndarray @ M``
+    __array_ufunc__ = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        jax.tree_util.register_pytree_node_class(cls)
+
+    # -- pytree -----------------------------------------------------------------------------
+    def tree_flatten(self):
+        children = tuple(getattr(self, f) for f in self._leaf_fields)
+        aux = tuple(getattr(self, f) for f in self._static_fields)
+        return children, aux
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        obj = object.__new__(cls)
+        for f, v in zip(cls._leaf_fields, children):
+            object.__setattr__(obj, f, v)
+        for f, v in zip(cls._static_fields, aux):
+            object.__setattr__(obj, f, v)
+        return obj
+
+    def _set(self, **fields):
+        for f, v in fields.items():
+            object.__setattr__(self, f, v)
+
+    # -- description ------------------------------------------------------------------------
+    @property
+    def dtype(self):
+        raise NotImplementedError
+
+    @property
+    def n_rows(self) -> int:
+        return self.shape[0]
+
+    @property
+    def n_cols(self) -> int:
+        return self.shape[1]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the structure's arrays (what it stores, nothing materialised)."""
+        return int(sum(np.dtype(x.dtype).itemsize * int(np.prod(x.shape))
+                       for x in jax.tree_util.tree_leaves(self)))
+
+    @property
+    def T(self) -> "Connectivity":
+        return Transposed(self)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(shape={self.shape}, dtype={np.dtype(self.dtype).name})"
+
+    # -- raw products (subclasses) ----------------------------------------------------------
+    def _dense(self):
+        """The dense matrix as a JAX array (differentiable w.r.t. the weights)."""
+        raise NotImplementedError
+
+    def _vecmat(self, S):
+        raise NotImplementedError
+
+    def _matvec(self, S):
+        raise NotImplementedError
+
+    def _vecmat_ad(self, S):
+        return S @ self._dense()
+
+    def _matvec_ad(self, S):
+        return self._dense() @ S
+
+    # -- public API -------------------------------------------------------------------------
+    def to_dense(self):
+        """The matrix this structure represents, as a dense JAX array."""
+        return self._dense()
+
+    def vecmat(self, events):
+        """``events @ M``: events ``(n_rows,)`` -> ``(n_cols,)``, or ``(b, n_rows)`` -> ``(b, n_cols)``."""
+        S = _as_events(events, self.dtype, self.n_rows, "events @ M", batch_axis=0)
+        out = _vecmat_p(self, S if S.ndim == 2 else S[None, :])
+        return out if S.ndim == 2 else out[0]
+
+    def matvec(self, events):
+        """``M @ events``: events ``(n_cols,)`` -> ``(n_rows,)``, or ``(n_cols, b)`` -> ``(n_rows, b)``."""
+        S = _as_events(events, self.dtype, self.n_cols, "M @ events", batch_axis=1)
+        out = _matvec_p(self, S if S.ndim == 2 else S[:, None])
+        return out if S.ndim == 2 else out[:, 0]
+
+    def __rmatmul__(self, events):
+        return self.vecmat(events)
+
+    def __matmul__(self, events):
+        return self.matvec(events)
+
+
+def _as_events(events, dtype, n, where, batch_axis):
+    """Validate an event array against a structure; bool is cast to the weight dtype."""
+    src_dtype = dtype_of(events)
+    if src_dtype == np.bool_:
+        arr = jnp.asarray(events).astype(dtype)
+    elif src_dtype.kind == "f":
+        if src_dtype != np.dtype(dtype):
+            raise TypeError(
+                f"events must be bool or {np.dtype(dtype).name} (the weight dtype) in {where}, "
+                f"got {src_dtype.name}; cast explicitly"
+            )
+        arr = jnp.asarray(events)
+    else:
+        raise TypeError(f"events must be bool or floating in {where}, got dtype {src_dtype.name}")
+    shape = tuple(arr.shape)
+    if arr.ndim == 1:
+        ok = shape[0] == n
+        want = f"({n},)"
+    elif arr.ndim == 2:
+        ok = shape[1 - batch_axis] == n
+        want = "(batch, %d)" % n if batch_axis == 0 else "(%d, batch)" % n
+    else:
+        ok, want = False, f"({n},) or a 2-D batch"
+    if not ok:
+        raise ValueError(f"events has shape {shape}; {where} needs {want}")
+    return arr
+
+
+def _bilinear(fast, slow):
+    """A product that runs ``fast`` forward and differentiates through ``slow``."""
+
+    @jax.custom_vjp
+    def product(conn, S):
+        return fast(conn, S)
+
+    def fwd(conn, S):
+        return fast(conn, S), (conn, S)
+
+    def bwd(res, g):
+        conn, S = res
+        _, vjp = jax.vjp(slow, conn, S)
+        return vjp(g)
+
+    product.defvjp(fwd, bwd)
+    return product
+
+
+_vecmat_p = _bilinear(lambda c, S: c._vecmat(S), lambda c, S: c._vecmat_ad(S))
+_matvec_p = _bilinear(lambda c, S: c._matvec(S), lambda c, S: c._matvec_ad(S))
+
+
+class Transposed(Connectivity):
+    """``M.T`` for any structure: products swap, nothing is copied.
+
+    ``events @ M.T == M @ events`` and ``M.T @ events == events @ M``.
+    """
+
+    _leaf_fields = ("base",)
+    _static_fields = ()
+
+    def __init__(self, base: Connectivity):
+        self._set(base=base)
+
+    @property
+    def shape(self):
+        return self.base.shape[::-1]
+
+    @property
+    def dtype(self):
+        return self.base.dtype
+
+    @property
+    def T(self):
+        return self.base
+
+    def _dense(self):
+        return self.base._dense().T
+
+    def _vecmat(self, S):
+        return self.base._matvec(S.T).T
+
+    def _matvec(self, S):
+        return self.base._vecmat(S.T).T
+
+    def _vecmat_ad(self, S):
+        return self.base._matvec_ad(S.T).T
+
+    def _matvec_ad(self, S):
+        return self.base._vecmat_ad(S.T).T
+
+
+# -- event-driven drivers ---------------------------------------------------------------------
+
+def active_rows(S):
+    """Indices of the inputs active in any sample of ``S (b, n)``, padded, and their count."""
+    mask = jnp.any(S != 0, axis=0)
+    n = mask.shape[0]
+    count = jnp.sum(mask, dtype=jnp.int32)
+    idx = jnp.nonzero(mask, size=n, fill_value=0)[0].astype(jnp.int32)
+    return jnp.concatenate([idx, jnp.zeros(CHUNK, jnp.int32)]), count
+
+
+def _chunk(idx, count, c):
+    rows = lax.dynamic_slice(idx, (c * CHUNK,), (CHUNK,))
+    ok = c * CHUNK + jnp.arange(CHUNK, dtype=jnp.int32) < count
+    return rows, ok
+
+
+def for_active_chunks(S, init, body):
+    """Run ``body(rows, ok, acc)`` over the active inputs of ``S`` in chunks of ``CHUNK``.
+
+    The loop's trip count is ``ceil(active / CHUNK)``: the cost is proportional to the number
+    of active inputs, plus one O(n) scan to find them. Rows are visited in increasing index
+    order, so the summation order (and the result, bitwise) depends only on the inputs.
+    """
+    idx, count = active_rows(S)
+    n_chunks = (count + CHUNK - 1) // CHUNK
+
+    def step(c, acc):
+        rows, ok = _chunk(idx, count, c)
+        return body(rows, ok, acc)
+
+    return lax.fori_loop(0, n_chunks, step, init)
+
+
+def scatter_active_rows(S, row_fn, n_out):
+    """``S (b, n_in) @ M`` for a structure whose row ``i`` is given by ``row_fn``.
+
+    ``row_fn(rows)`` maps ``CHUNK`` row indices to ``(pos, w, valid)``, each ``(CHUNK, cap)``:
+    the column of each stored synapse, its weight and whether the slot holds a synapse.
+    Duplicate positions within a row are summed, one after another.
+    """
+    b = S.shape[0]
+
+    def body(rows, ok, out):
+        pos, w, valid = row_fn(rows)
+        valid = valid & ok[:, None]
+        coef = jnp.where(ok[None, :], S[:, rows], 0)               # (b, CHUNK)
+        contrib = coef[:, :, None] * jnp.where(valid, w, 0)[None]   # (b, CHUNK, cap)
+        pos = jnp.where(valid, pos, n_out)                           # dropped below
+        return out.at[:, pos.reshape(-1)].add(contrib.reshape(b, -1), mode="drop")
+
+    return for_active_chunks(S, jnp.zeros((b, n_out), S.dtype), body)
+
+
+def scalar_or_gather(weights, slots):
+    """Per-synapse weights gathered at ``slots``, or a scalar weight broadcast to them."""
+    if weights.ndim == 0:
+        return jnp.broadcast_to(weights, slots.shape)
+    return weights[slots]

@@ -1,0 +1,80 @@
+"""Fixed number of connections per neuron (brainevent's ``FixedNumPerPre``/``FixedNumPerPost``,
+brainstate's ``FixedNumConn``/``EventFixedNumConn``)."""
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from ._base import Connectivity, Transposed, scatter_active_rows
+from ._checks import check_shape
+from ._weights import as_index, as_weights
+
+
+class FixedNumPerPre(Connectivity):
+    """Each row (presynaptic neuron) ``i`` connects to the ``k`` columns ``indices[i]``.
+
+    Repeated targets in a row (multapses) are summed. ``events @ M`` costs O(active × k);
+    ``M @ events`` gathers ``k`` inputs for every row, O(n_rows × k).
+    """
+
+    _leaf_fields = ("indices", "weights")
+    _static_fields = ("shape",)
+
+    def __init__(self, indices, weights, shape, *, dtype=None):
+        shape = check_shape("shape", shape)
+        idx = as_index("indices", indices, ndim=2, upper=shape[1])
+        if idx.shape[0] != shape[0]:
+            raise ValueError(f"indices must have {shape[0]} rows (shape[0]), got {idx.shape[0]}")
+        w = as_weights("weights", weights, shape=tuple(idx.shape), dtype=dtype)
+        self._set(indices=idx, weights=w, shape=shape)
+
+    @property
+    def dtype(self):
+        return self.weights.dtype
+
+    @property
+    def conn_num(self) -> int:
+        return int(self.indices.shape[1])
+
+    def _w(self):
+        return jnp.broadcast_to(self.weights, self.indices.shape)
+
+    def _dense(self):
+        rows = jnp.broadcast_to(jnp.arange(self.n_rows)[:, None], self.indices.shape)
+        return jnp.zeros(self.shape, self.dtype).at[rows, self.indices].add(self._w())
+
+    def _rows(self, rows):
+        pos = self.indices[rows]
+        w = self._w()[rows]
+        return pos, w, jnp.ones(pos.shape, bool)
+
+    def _vecmat(self, S):
+        if self.conn_num == 0:
+            return jnp.zeros((S.shape[0], self.n_cols), S.dtype)
+        return scatter_active_rows(S, self._rows, self.n_cols)
+
+    def _matvec(self, S):
+        # out[i, b] = sum_k w[i, k] * S[indices[i, k], b]
+        return jnp.einsum("ik,ikb->ib", self._w(), S[self.indices, :])
+
+    def _vecmat_ad(self, S):
+        contrib = S[:, :, None] * self._w()[None]  # (b, n_rows, k)
+        out = jnp.zeros((S.shape[0], self.n_cols), S.dtype)
+        return out.at[:, self.indices.reshape(-1)].add(contrib.reshape(S.shape[0], -1))
+
+    _matvec_ad = _matvec
+
+
+class FixedNumPerPost(Transposed):
+    """Each column (postsynaptic neuron) ``j`` receives from the ``k`` rows ``indices[j]``.
+
+    Stored as the :class:`FixedNumPerPre` of ``M.T``: ``M @ events`` is the event-driven
+    direction, ``events @ M`` gathers ``k`` inputs for every column.
+    """
+
+    def __init__(self, indices, weights, shape, *, dtype=None):
+        shape = check_shape("shape", shape)
+        self._set(base=FixedNumPerPre(indices, weights, shape[::-1], dtype=dtype))
+
+    @property
+    def conn_num(self) -> int:
+        return self.base.conn_num

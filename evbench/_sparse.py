@@ -1,0 +1,140 @@
+"""Explicit sparse structures: COO, CSR, CSC (brainevent's ``COO``/``CSR``/``CSC``).
+
+Weights are homogeneous (a scalar) or per synapse. Rows may be empty or ragged; duplicate
+entries are allowed and summed, in storage order.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._base import Connectivity, Transposed, scalar_or_gather, scatter_active_rows
+from ._checks import check_shape
+from ._weights import as_index, as_weights
+
+
+class COO(Connectivity):
+    """Coordinate list: synapse ``k`` goes from row ``row[k]`` to column ``col[k]``.
+
+    Nothing orders the list, so both products cost O(synapses), not O(active inputs).
+    """
+
+    _leaf_fields = ("row", "col", "weights")
+    _static_fields = ("shape",)
+
+    def __init__(self, row, col, weights, shape, *, dtype=None):
+        shape = check_shape("shape", shape)
+        row = as_index("row", row, ndim=1, upper=shape[0])
+        col = as_index("col", col, ndim=1, upper=shape[1])
+        if row.shape != col.shape:
+            raise ValueError(f"row and col must have the same length, got {row.shape[0]} and {col.shape[0]}")
+        w = as_weights("weights", weights, shape=row.shape, dtype=dtype)
+        self._set(row=row, col=col, weights=w, shape=shape)
+
+    @property
+    def dtype(self):
+        return self.weights.dtype
+
+    @property
+    def nnz(self) -> int:
+        return int(self.row.shape[0])
+
+    def _w(self):
+        return scalar_or_gather(self.weights, jnp.arange(self.nnz))
+
+    def _dense(self):
+        return jnp.zeros(self.shape, self.dtype).at[self.row, self.col].add(self._w())
+
+    def _vecmat(self, S):
+        contrib = S[:, self.row] * self._w()[None, :]
+        return jnp.zeros((S.shape[0], self.n_cols), S.dtype).at[:, self.col].add(contrib)
+
+    def _matvec(self, S):
+        contrib = self._w()[:, None] * S[self.col, :]
+        return jnp.zeros((self.n_rows, S.shape[1]), S.dtype).at[self.row, :].add(contrib)
+
+    _vecmat_ad = _vecmat
+    _matvec_ad = _matvec
+
+
+class CSR(Connectivity):
+    """Compressed sparse rows: row ``i`` holds ``indices[indptr[i]:indptr[i+1]]``.
+
+    ``events @ M`` visits the rows of the active inputs only: O(active × max row length).
+    ``M @ events`` gathers along every row: O(synapses).
+    """
+
+    _leaf_fields = ("indptr", "indices", "weights")
+    _static_fields = ("shape", "max_row_nnz")
+
+    def __init__(self, indptr, indices, weights, shape, *, dtype=None):
+        shape = check_shape("shape", shape)
+        indices = as_index("indices", indices, ndim=1, upper=shape[1])
+        nnz = int(indices.shape[0])
+        ptr = np.asarray(indptr)
+        if np.dtype(ptr.dtype).kind not in "iu":
+            raise TypeError(f"indptr must be an integer array, got dtype {ptr.dtype}")
+        if ptr.shape != (shape[0] + 1,):
+            raise ValueError(f"indptr must have shape ({shape[0] + 1},) for shape={shape}, got {ptr.shape}")
+        if ptr[0] != 0 or ptr[-1] != nnz:
+            raise ValueError(f"indptr must start at 0 and end at len(indices)={nnz}, got {ptr[0]} and {ptr[-1]}")
+        row_nnz = np.diff(ptr)
+        if np.any(row_nnz < 0):
+            raise ValueError(f"indptr must be non-decreasing, it falls at row {int(np.argmax(row_nnz < 0))}")
+        w = as_weights("weights", weights, shape=(nnz,), dtype=dtype)
+        self._set(indptr=jnp.asarray(ptr.astype(np.int32)), indices=indices, weights=w, shape=shape,
+                  max_row_nnz=int(row_nnz.max(initial=0)))
+
+    @property
+    def dtype(self):
+        return self.weights.dtype
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indices.shape[0])
+
+    def _row_ids(self):
+        counts = jnp.diff(self.indptr)
+        return jnp.repeat(jnp.arange(self.n_rows, dtype=jnp.int32), counts, total_repeat_length=self.nnz)
+
+    def _w(self):
+        return scalar_or_gather(self.weights, jnp.arange(self.nnz))
+
+    def _dense(self):
+        return jnp.zeros(self.shape, self.dtype).at[self._row_ids(), self.indices].add(self._w())
+
+    def _rows(self, rows):
+        cap = max(self.max_row_nnz, 1)
+        start = self.indptr[rows][:, None]
+        length = (self.indptr[rows + 1] - self.indptr[rows])[:, None]
+        slot = jnp.arange(cap, dtype=jnp.int32)[None, :]
+        valid = slot < length
+        k = jnp.where(valid, start + slot, 0)
+        if self.nnz == 0:
+            return jnp.zeros(k.shape, jnp.int32), jnp.zeros(k.shape, self.dtype), valid
+        return self.indices[k], scalar_or_gather(self.weights, k), valid
+
+    def _vecmat(self, S):
+        return scatter_active_rows(S, self._rows, self.n_cols)
+
+    def _matvec(self, S):
+        contrib = self._w()[:, None] * S[self.indices, :]
+        return jax.ops.segment_sum(contrib, self._row_ids(), num_segments=self.n_rows)
+
+    def _vecmat_ad(self, S):
+        contrib = S[:, self._row_ids()] * self._w()[None, :]
+        return jnp.zeros((S.shape[0], self.n_cols), S.dtype).at[:, self.indices].add(contrib)
+
+    _matvec_ad = _matvec
+
+
+class CSC(Transposed):
+    """Compressed sparse columns: column ``j`` holds rows ``indices[indptr[j]:indptr[j+1]]``.
+
+    Stored exactly as the CSR of ``M.T``: ``M @ events`` is the event-driven direction.
+    """
+
+    def __init__(self, indptr, indices, weights, shape, *, dtype=None):
+        shape = check_shape("shape", shape)
+        self._set(base=CSR(indptr, indices, weights, shape[::-1], dtype=dtype))

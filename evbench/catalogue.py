@@ -1,0 +1,274 @@
+"""The operator catalogue: the one list of families and products the whole harness reads.
+
+Tests, validation, benchmark suites, the CLI and reports iterate over :func:`families` and
+:data:`PRODUCTS`; nothing else lists operators by hand.
+
+A *family* builds a structure deterministically from ``(n_rows, n_cols, conn_prob, seed,
+dtype, variant)``, and materialises it with the NumPy references in ``reference/``. A
+*product* is one way of multiplying events with a structure.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+import reference as ref
+
+from . import _generate as gen
+from ._base import Connectivity
+from ._checks import check_dtype, check_int, check_prob, check_seed
+from ._dense import DenseMatrix
+from ._fixed import FixedNumPerPost, FixedNumPerPre
+from ._sparse import COO, CSC, CSR
+
+# -- products -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Product:
+    """One product of events with a structure ``M`` of shape ``(n_rows, n_cols)``."""
+
+    key: str
+    expr: str
+    #: which side of M the events index: "rows" (length n_rows) or "cols" (length n_cols)
+    input_axis: str
+    batched: bool
+    run: Callable = field(repr=False)         # (M, events) -> output, native
+    reference: Callable = field(repr=False)   # (dense float64, events) -> output
+
+    def n_inputs(self, shape: tuple[int, int]) -> int:
+        """The length of the event axis for a structure of this shape."""
+        return shape[0] if self.input_axis == "rows" else shape[1]
+
+    def n_outputs(self, shape: tuple[int, int]) -> int:
+        return shape[1] if self.input_axis == "rows" else shape[0]
+
+    def event_shape(self, shape: tuple[int, int], batch: int = 1) -> tuple[int, ...]:
+        n = self.n_inputs(shape)
+        if not self.batched:
+            return (n,)
+        return (batch, n) if self.expr.startswith("events") else (n, batch)
+
+    def events_from_samples(self, samples: np.ndarray) -> np.ndarray:
+        """Lay out ``(batch, n)`` samples as this product expects them."""
+        if not self.batched:
+            return samples[0]
+        return samples if self.expr.startswith("events") else samples.T
+
+
+PRODUCTS: tuple[Product, ...] = (
+    Product("vecmat", "events @ M", "rows", False, lambda M, e: e @ M, lambda D, e: ref.vecmat(e, D)),
+    Product("matvec", "M @ events", "cols", False, lambda M, e: M @ e, ref.matvec),
+    Product("vecmat_batch", "events[b, :] @ M", "rows", True, lambda M, e: e @ M, lambda D, e: ref.vecmat(e, D)),
+    Product("matvec_batch", "M @ events[:, b]", "cols", True, lambda M, e: M @ e, ref.matvec),
+    Product("vecmat_T", "events @ M.T", "cols", False, lambda M, e: e @ M.T, lambda D, e: ref.vecmat(e, D.T)),
+    Product("matvec_T", "M.T @ events", "rows", False, lambda M, e: M.T @ e, lambda D, e: ref.matvec(D.T, e)),
+)
+
+
+def get_product(key: str) -> Product:
+    for p in PRODUCTS:
+        if p.key == key:
+            return p
+    raise ValueError(f"unknown product {key!r}; valid products: {', '.join(p.key for p in PRODUCTS)}")
+
+
+# -- families -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Family:
+    """A family of connectivity structures, with its generator and its reference."""
+
+    name: str
+    title: str
+    #: builds the structure: (n_rows, n_cols, conn_prob, rng_or_seed, dtype, **variant)
+    generate: Callable = field(repr=False)
+    #: the dense float64 matrix, computed by ``reference/`` from the structure's stored data
+    reference: Callable = field(repr=False)
+    #: discrete options, each a tuple of allowed values; the first is the default
+    options: dict = field(default_factory=dict)
+    #: which inputs a product can skip when inactive: "rows", "cols", "both" or "none"
+    event_driven: str = "none"
+    #: structure drawn at random with per-entry probability conn_prob (binomial density law)
+    bernoulli: bool = False
+    #: names of the same structure in the peer libraries
+    peers: dict = field(default_factory=dict)
+    #: bound on |stored weight - reference weight| per synapse (weights generated on device)
+    weight_error: Callable = field(default=lambda conn: 0.0, repr=False)
+
+    def variants(self) -> list[dict]:
+        """Every combination of the discrete options."""
+        keys = list(self.options)
+        return [dict(zip(keys, combo)) for combo in itertools.product(*(self.options[k] for k in keys))]
+
+    def check_variant(self, variant: dict) -> dict:
+        full = {k: v[0] for k, v in self.options.items()}
+        for k, v in variant.items():
+            if k not in self.options:
+                raise ValueError(f"unknown option {k!r} for family {self.name!r}; valid options: {sorted(self.options)}")
+            if v not in self.options[k]:
+                raise ValueError(f"option {k}={v!r} for family {self.name!r} must be one of {self.options[k]}")
+            full[k] = v
+        return full
+
+    def build(self, n_rows: int, n_cols: int, *, conn_prob: float = 0.1, seed: int = 0,
+              dtype="float32", **variant) -> Connectivity:
+        """The structure for these sizes and parameters; the same arguments give the same
+        structure, bitwise."""
+        n_rows = check_int("n_rows", n_rows, minimum=1)
+        n_cols = check_int("n_cols", n_cols, minimum=1)
+        conn_prob = check_prob("conn_prob", conn_prob)
+        seed = check_seed("seed", seed)
+        dtype = check_dtype("dtype", dtype)
+        return self.generate(n_rows, n_cols, conn_prob, seed, dtype, **self.check_variant(variant))
+
+    def event_driven_for(self, product: Product) -> bool:
+        """Whether ``product`` costs O(active inputs) rather than O(stored synapses)."""
+        return self.event_driven in ("both", product.input_axis)
+
+
+_FAMILIES: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    if family.name in _FAMILIES:
+        raise ValueError(f"family {family.name!r} is already registered")
+    _FAMILIES[family.name] = family
+    return family
+
+
+def families() -> tuple[Family, ...]:
+    """Every registered family, in catalogue order."""
+    return tuple(_FAMILIES.values())
+
+
+def get_family(name: str) -> Family:
+    try:
+        return _FAMILIES[name]
+    except KeyError:
+        raise ValueError(f"unknown family {name!r}; valid families: {', '.join(_FAMILIES)}") from None
+
+
+# -- the families ------------------------------------------------------------------------------
+
+WEIGHTS = ("per_synapse", "scalar")
+#: the homogeneous weight of the "scalar" variants (any finite value would do)
+SCALAR_WEIGHT = 0.5
+
+
+def _weights(rng, n, dtype, weights):
+    return SCALAR_WEIGHT if weights == "scalar" else gen.per_synapse_weights(rng, n, dtype)
+
+
+def _dense(n_rows, n_cols, p, seed, dtype):
+    rng = np.random.default_rng(seed)
+    w = gen.per_synapse_weights(rng, (n_rows, n_cols), dtype)
+    mask = rng.random((n_rows, n_cols)) < p  # conn_prob sets the fraction of non-zero weights
+    return DenseMatrix(np.where(mask, w, 0).astype(dtype))
+
+
+def _sparse(cls, transpose=False):
+    def generate(n_rows, n_cols, p, seed, dtype, weights, duplicates):
+        rng = np.random.default_rng(seed)
+        if cls is COO:
+            row, col = gen.coo_pairs(rng, n_rows, n_cols, p, duplicates)
+            perm = rng.permutation(len(row))  # COO carries no order
+            return COO(row[perm], col[perm], _weights(rng, len(row), dtype, weights), (n_rows, n_cols), dtype=dtype)
+        major, minor = (n_cols, n_rows) if transpose else (n_rows, n_cols)
+        r, c = gen.coo_pairs(rng, major, minor, p, duplicates)
+        indptr = np.searchsorted(r, np.arange(major + 1))
+        return cls(indptr, c, _weights(rng, len(c), dtype, weights), (n_rows, n_cols), dtype=dtype)
+    return generate
+
+
+def _fixed(per_post):
+    def generate(n_rows, n_cols, p, seed, dtype, weights, multapses):
+        rng = np.random.default_rng(seed)
+        owners, partners = (n_cols, n_rows) if per_post else (n_rows, n_cols)
+        k = conn_num(p, partners)
+        idx = gen.fixed_num_indices(rng, owners, k, partners, multapses)
+        cls = FixedNumPerPost if per_post else FixedNumPerPre
+        return cls(idx, _weights(rng, idx.shape, dtype, weights), (n_rows, n_cols), dtype=dtype)
+    return generate
+
+
+def conn_num(conn_prob: float, partners: int) -> int:
+    """Connections per neuron for a connection probability: ``round(conn_prob · partners)``."""
+    return int(round(conn_prob * partners))
+
+
+def _fixed_prob(n_rows, n_cols, p, seed, dtype, weights):
+    rng = np.random.default_rng(seed)
+    indptr, indices = gen.bernoulli_rows(rng, n_rows, n_cols, p)
+    return CSR(indptr, indices, _weights(rng, len(indices), dtype, weights), (n_rows, n_cols), dtype=dtype)
+
+
+def _np(x):
+    return np.asarray(x)
+
+
+def _ref_csr(conn):
+    return ref.csr_to_dense(_np(conn.indptr), _np(conn.indices), _np(conn.weights), conn.shape)
+
+
+register(Family(
+    "dense", "event × dense weights",
+    lambda n_rows, n_cols, p, seed, dtype: _dense(n_rows, n_cols, p, seed, dtype),
+    lambda conn: ref.dense_to_dense(_np(conn.weights)),
+    event_driven="both",
+    peers={"brainevent": "BinaryArray @ ndarray (binary_densemv/mm)", "brainstate": "EventLinear"},
+))
+register(Family(
+    "coo", "explicit sparse, COO (unordered)",
+    _sparse(COO),
+    lambda conn: ref.coo_to_dense(_np(conn.row), _np(conn.col), _np(conn.weights), conn.shape),
+    options={"weights": WEIGHTS, "duplicates": (True, False)},
+    event_driven="none",
+    peers={"brainevent": "COO (older releases)", "jax.experimental.sparse": "BCOO"},
+))
+register(Family(
+    "csr", "explicit sparse, CSR",
+    _sparse(CSR), _ref_csr,
+    options={"weights": WEIGHTS, "duplicates": (True, False)},
+    event_driven="rows",
+    peers={"brainevent": "CSR", "jax.experimental.sparse": "BCSR", "scipy.sparse": "csr_array"},
+))
+register(Family(
+    "csc", "explicit sparse, CSC",
+    _sparse(CSC, transpose=True),
+    lambda conn: ref.csc_to_dense(_np(conn.base.indptr), _np(conn.base.indices), _np(conn.base.weights), conn.shape),
+    options={"weights": WEIGHTS, "duplicates": (True, False)},
+    event_driven="cols",
+    peers={"brainevent": "CSC", "scipy.sparse": "csc_array"},
+))
+register(Family(
+    "fixed_per_pre", "fixed number of connections per presynaptic neuron",
+    _fixed(per_post=False),
+    lambda conn: ref.fixed_per_pre_to_dense(_np(conn.indices), _np(conn.weights), conn.shape),
+    options={"weights": WEIGHTS, "multapses": (False, True)},
+    event_driven="rows",
+    peers={"brainevent": "FixedNumPerPre (formerly FixedPostNumConn)", "brainstate": "FixedNumConn / EventFixedNumConn"},
+))
+register(Family(
+    "fixed_per_post", "fixed number of connections per postsynaptic neuron",
+    _fixed(per_post=True),
+    lambda conn: ref.fixed_per_post_to_dense(_np(conn.base.indices), _np(conn.base.weights), conn.shape),
+    options={"weights": WEIGHTS, "multapses": (False, True)},
+    event_driven="cols",
+    peers={"brainevent": "FixedNumPerPost (formerly FixedPreNumConn)"},
+))
+register(Family(
+    "fixed_prob", "fixed connection probability, stored as CSR",
+    _fixed_prob, _ref_csr,
+    options={"weights": WEIGHTS},
+    event_driven="rows",
+    bernoulli=True,
+    peers={"brainstate": "EventFixedProb", "brainevent": "CSR (built by brainstate)"},
+))
+
+# -- just-in-time connectivity (evbench/_jitc.py, reference/jitconn.py) -------------------------
+# JITC-SECTION: registrations of the six just-in-time families follow.
