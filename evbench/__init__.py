@@ -1,0 +1,18 @@
+"""evbench: is an event-driven operator right, how fast is it, and are its spikes exact?
+
+The public API: connectivity structures, the catalogue that lists them, event generators.
+"""
+from ._base import Connectivity, Transposed
+from ._dense import DenseMatrix
+from ._fixed import FixedNumPerPost, FixedNumPerPre
+from ._sparse import COO, CSC, CSR
+from .catalogue import PRODUCTS, Family, Product, families, get_family, get_product
+from .events import active_fraction, make_events
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "COO", "CSC", "CSR", "Connectivity", "DenseMatrix", "Family", "FixedNumPerPost", "FixedNumPerPre",
+    "PRODUCTS", "Product", "Transposed", "active_fraction", "families", "get_family", "get_product",
+    "make_events",
+]

@@ -179,8 +179,9 @@ def _bilinear(fast, slow):
     return product
 
 
-_vecmat_p = _bilinear(lambda c, S: c._vecmat(S), lambda c, S: c._vecmat_ad(S))
-_matvec_p = _bilinear(lambda c, S: c._matvec(S), lambda c, S: c._matvec_ad(S))
+# jitted so that eager calls reuse one compilation per structure type and shape
+_vecmat_p = jax.jit(_bilinear(lambda c, S: c._vecmat(S), lambda c, S: c._vecmat_ad(S)))
+_matvec_p = jax.jit(_bilinear(lambda c, S: c._matvec(S), lambda c, S: c._matvec_ad(S)))
 
 
 class Transposed(Connectivity):

@@ -39,6 +39,16 @@ class Product:
     run: Callable = field(repr=False)         # (M, events) -> output, native
     reference: Callable = field(repr=False)   # (dense float64, events) -> output
 
+    @property
+    def jitted(self) -> Callable:
+        """``run`` under ``jax.jit`` (one compilation per structure type and shape)."""
+        fn = _JITTED.get(self.key)
+        if fn is None:
+            import jax
+
+            fn = _JITTED[self.key] = jax.jit(self.run)
+        return fn
+
     def n_inputs(self, shape: tuple[int, int]) -> int:
         """The length of the event axis for a structure of this shape."""
         return shape[0] if self.input_axis == "rows" else shape[1]
@@ -58,6 +68,8 @@ class Product:
             return samples[0]
         return samples if self.expr.startswith("events") else samples.T
 
+
+_JITTED: dict[str, Callable] = {}
 
 PRODUCTS: tuple[Product, ...] = (
     Product("vecmat", "events @ M", "rows", False, lambda M, e: e @ M, lambda D, e: ref.vecmat(e, D)),
@@ -87,8 +99,9 @@ class Family:
     title: str
     #: builds the structure: (n_rows, n_cols, conn_prob, rng_or_seed, dtype, **variant)
     generate: Callable = field(repr=False)
-    #: the dense float64 matrix, computed by ``reference/`` from the structure's stored data
-    reference: Callable = field(repr=False)
+    #: ``reference(conn, f)``: the dense float64 matrix computed by ``reference/`` from the
+    #: structure's stored data, each synapse's weight ``w`` replaced by ``f(w)``
+    materialise: Callable = field(repr=False)
     #: discrete options, each a tuple of allowed values; the first is the default
     options: dict = field(default_factory=dict)
     #: which inputs a product can skip when inactive: "rows", "cols", "both" or "none"
@@ -99,6 +112,15 @@ class Family:
     peers: dict = field(default_factory=dict)
     #: bound on |stored weight - reference weight| per synapse (weights generated on device)
     weight_error: Callable = field(default=lambda conn: 0.0, repr=False)
+
+    def reference(self, conn) -> np.ndarray:
+        """The dense float64 matrix the structure represents (duplicates summed)."""
+        return self.materialise(conn, lambda w: w)
+
+    def reference_terms(self, conn) -> tuple[np.ndarray, np.ndarray]:
+        """``(sum of |w| over the synapses of each entry, number of synapses of each entry)``:
+        what the error bound needs, duplicates counted one by one."""
+        return self.materialise(conn, np.abs), self.materialise(conn, np.ones_like)
 
     def variants(self) -> list[dict]:
         """Every combination of the discrete options."""
@@ -211,21 +233,21 @@ def _np(x):
     return np.asarray(x)
 
 
-def _ref_csr(conn):
-    return ref.csr_to_dense(_np(conn.indptr), _np(conn.indices), _np(conn.weights), conn.shape)
+def _ref_csr(conn, f):
+    return ref.csr_to_dense(_np(conn.indptr), _np(conn.indices), f(_np(conn.weights)), conn.shape)
 
 
 register(Family(
     "dense", "event × dense weights",
     lambda n_rows, n_cols, p, seed, dtype: _dense(n_rows, n_cols, p, seed, dtype),
-    lambda conn: ref.dense_to_dense(_np(conn.weights)),
+    lambda conn, f: ref.dense_to_dense(np.where(_np(conn.weights) != 0, f(_np(conn.weights)), 0)),
     event_driven="both",
     peers={"brainevent": "BinaryArray @ ndarray (binary_densemv/mm)", "brainstate": "EventLinear"},
 ))
 register(Family(
     "coo", "explicit sparse, COO (unordered)",
     _sparse(COO),
-    lambda conn: ref.coo_to_dense(_np(conn.row), _np(conn.col), _np(conn.weights), conn.shape),
+    lambda conn, f: ref.coo_to_dense(_np(conn.row), _np(conn.col), f(_np(conn.weights)), conn.shape),
     options={"weights": WEIGHTS, "duplicates": (True, False)},
     event_driven="none",
     peers={"brainevent": "COO (older releases)", "jax.experimental.sparse": "BCOO"},
@@ -240,7 +262,8 @@ register(Family(
 register(Family(
     "csc", "explicit sparse, CSC",
     _sparse(CSC, transpose=True),
-    lambda conn: ref.csc_to_dense(_np(conn.base.indptr), _np(conn.base.indices), _np(conn.base.weights), conn.shape),
+    lambda conn, f: ref.csc_to_dense(_np(conn.base.indptr), _np(conn.base.indices), f(_np(conn.base.weights)),
+                                     conn.shape),
     options={"weights": WEIGHTS, "duplicates": (True, False)},
     event_driven="cols",
     peers={"brainevent": "CSC", "scipy.sparse": "csc_array"},
@@ -248,7 +271,7 @@ register(Family(
 register(Family(
     "fixed_per_pre", "fixed number of connections per presynaptic neuron",
     _fixed(per_post=False),
-    lambda conn: ref.fixed_per_pre_to_dense(_np(conn.indices), _np(conn.weights), conn.shape),
+    lambda conn, f: ref.fixed_per_pre_to_dense(_np(conn.indices), f(_np(conn.weights)), conn.shape),
     options={"weights": WEIGHTS, "multapses": (False, True)},
     event_driven="rows",
     peers={"brainevent": "FixedNumPerPre (formerly FixedPostNumConn)", "brainstate": "FixedNumConn / EventFixedNumConn"},
@@ -256,7 +279,7 @@ register(Family(
 register(Family(
     "fixed_per_post", "fixed number of connections per postsynaptic neuron",
     _fixed(per_post=True),
-    lambda conn: ref.fixed_per_post_to_dense(_np(conn.base.indices), _np(conn.base.weights), conn.shape),
+    lambda conn, f: ref.fixed_per_post_to_dense(_np(conn.base.indices), f(_np(conn.base.weights)), conn.shape),
     options={"weights": WEIGHTS, "multapses": (False, True)},
     event_driven="cols",
     peers={"brainevent": "FixedNumPerPost (formerly FixedPreNumConn)"},

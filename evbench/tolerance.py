@@ -21,38 +21,42 @@ from __future__ import annotations
 import numpy as np
 
 
-def error_bound(product, dense: np.ndarray, events, dtype, *, weight_error: float = 0.0,
-                mask: np.ndarray | None = None) -> np.ndarray:
-    """Per-output bound on ``|native - reference|`` for ``product`` (a catalogue Product)
-    with the float64 reference matrix ``dense`` and ``events``."""
+def error_bound(product, abs_weights: np.ndarray, counts: np.ndarray, events, dtype, *,
+                weight_error: float = 0.0) -> np.ndarray:
+    """Per-output bound on ``|native - reference|`` for ``product`` (a catalogue Product).
+
+    ``abs_weights[i, j]`` is the sum of ``|w|`` over the synapses from ``i`` to ``j`` and
+    ``counts[i, j]`` their number (duplicates are separate terms of the sum).
+    """
     eps = float(np.finfo(np.dtype(dtype)).eps)
     e = np.asarray(events, dtype=np.float64)
-    sum_abs = product.reference(np.abs(dense), np.abs(e))
-    n_terms = product.reference((dense != 0).astype(np.float64), (e != 0).astype(np.float64))
+    sum_abs = product.reference(abs_weights, np.abs(e))
+    n_terms = product.reference(counts, (e != 0).astype(np.float64))
     if np.any(n_terms * eps / 2 >= 0.5):
         raise ValueError("the error bound needs n_terms * u < 1/2; the sum is too long for this dtype")
     bound = (n_terms + 1) * eps * sum_abs
     if weight_error:
-        structure = (dense != 0) if mask is None else mask
-        bound = bound + weight_error * product.reference(structure.astype(np.float64), np.abs(e))
+        bound = bound + weight_error * product.reference(counts, np.abs(e))
     return bound
 
 
-def compare(native, reference, bound) -> tuple[float, float, bool]:
-    """``(max error, tolerance at that output, every output within its bound)``.
+def compare(native, reference, bound) -> tuple[float, float, float, bool]:
+    """``(error, tolerance, error / tolerance, every output within its bound)``, error and
+    tolerance taken at the output where their ratio is largest (0/0 counts as 0, x/0 as inf).
 
-    The tolerance reported is the bound at the output whose error is largest relative to
-    its bound. Non-finite outputs fail unless the reference is the same non-finite value.
+    Non-finite outputs fail unless the reference is the same non-finite value.
     """
     native = np.asarray(native, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
     if native.shape != reference.shape:
         raise ValueError(f"native output has shape {native.shape}, reference {reference.shape}")
+    if native.size == 0:
+        return 0.0, 0.0, 0.0, True
     same_nonfinite = ~np.isfinite(reference) & (native == reference)
     err = np.where(same_nonfinite, 0.0, np.abs(native - reference))
-    err = np.where(np.isnan(err), np.inf, err)
-    ok = err <= bound
-    if err.size == 0:
-        return 0.0, 0.0, True
-    worst = int(np.argmax(err - bound))
-    return float(err.max()), float(np.ravel(bound)[worst]), bool(np.all(ok))
+    err = np.where(np.isnan(err), np.inf, err).ravel()
+    bound = np.broadcast_to(bound, native.shape).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(err == 0, 0.0, err / bound)
+    worst = int(np.argmax(ratio))
+    return float(err[worst]), float(bound[worst]), float(ratio[worst]), bool(np.all(err <= bound))

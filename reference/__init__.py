@@ -13,3 +13,4 @@ from .operators import (  # noqa: F401
     matvec,
     vecmat,
 )
+from .jitconn import jitc_to_dense  # noqa: F401

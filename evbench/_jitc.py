@@ -1,0 +1,644 @@
+"""Just-in-time random connectivity (brainevent's ``JITCScalarR/C``, ``JITCNormalR/C``,
+``JITCUniformR/C``): only the shape, the parameters and a seed are stored; every product
+regenerates the synapses it needs from a counter-based hash.
+
+The scheme
+----------
+All structure arithmetic is unsigned 32-bit integer arithmetic (wrapping multiplication, XOR,
+logical shifts, comparisons): the same matrix on every device, bitwise, and in NumPy
+(``reference/jitconn.py`` is the scheme written out with loops).
+
+*Hash.* ``mix(x) = x ^= x >> 16; x *= 0x7FEB352D; x ^= x >> 15; x *= 0x846CA68B; x ^= x >> 16``
+(a bijection of uint32 with strong avalanche). Synapse slot ``t`` of row ``i`` has the key
+``base(i, t) = mix(mix(mix(seed ^ 0x6A09E667) ^ i) ^ t)``, and its ``j``-th draw is
+``d_j = mix(base ^ C_j)`` with ``C_j = mix((j + 1) * 0x9E3779B9)``, ``j = 0 .. 34``.
+
+*Structure: geometric skips from their binary digits.* With ``q = 1 - p``, a skip ``G`` with
+``P(G >= k) = q^k`` has independent binary digits: digit ``l`` is 1 with probability
+``pi_l = q^(2^l) / (1 + q^(2^l))``, and ``G >= 2^32`` has probability ``pi_32 = q^(2^32)``.
+The thresholds ``T_l = round(2^32 pi_l)`` (``l <= 32``, round half to even, computed on the
+host in exact decimal arithmetic from the float64 ``p``; ``T_32 >= 2^32 - 1`` is stored as
+``2^32 - 1`` and means "always") form a 33-entry uint32 table that does not depend on ``n``.
+Slot ``t`` of row ``i`` draws the skip ``G_t = sum_{l<32} [d_l < T_l] 2^l``, or ends the row when
+``d_32 < T_32`` (or ``T_32 = 2^32 - 1``); synapse ``t`` sits at column
+``c_t = G_0 + G_1 + ... + G_t + t`` and the row ends at the first ``c_t >= n_cols``. Every column
+is then connected independently with probability ``p``: ``p = 0`` gives an empty matrix,
+``p = 1`` the full one, and there are no repeated synapses. Skip ``t`` depends only on
+``(seed, i, t)``, so generating a row in chunks of any capacity gives the same row, and the
+matrix of shape ``(m, n)`` is the top-left block of the one of any larger shape.
+
+*Quantisation.* Rounding ``pi_l`` to multiples of ``2^-32`` moves the skip law by at most
+``delta = sum_l |T_l 2^-32 - pi_l| <= 33 * 2^-33`` in total variation (``delta = 0`` for
+``p`` in {0, 1}; :attr:`quantisation_error` holds the exact value), so column ``j`` is connected
+with a probability within ``delta * (1 + j p)`` of ``p`` (couple the skips one by one; Wald).
+``p < 2^-65`` rounds to the empty matrix.
+
+*Weights* (draws 33 and 34, in the weight dtype): scalar ``w``; uniform
+``w_low + (w_high - w_low) u`` with ``u = (d_33 >> 8) 2^-24`` (exact in float32); normal
+``w_mean + w_std z``, ``z = sqrt(-2 log u1) cos(2 pi u2)`` (Box-Muller) with
+``u1 = ((d_33 >> 8) + 1) 2^-24`` in (0, 1] and ``u2 = (d_34 >> 8) 2^-24``. Against the float64
+evaluation of the same formula a weight is off by at most :attr:`weight_error`: 0 for scalar;
+``(eps + eps64) (|w_low| + 2 |w_high - w_low|)`` for uniform (three roundings);
+``(eps + eps64) (|w_mean| + 80 w_std)`` for normal, from ``|z| <= 5.77`` and device ``log``/``cos``
+within 4 ulp (measured on XLA CPU over all 2^24 values of ``u1`` and ``u2``: the error of ``z``
+stays below ``12 eps``). ``eps`` is the weight dtype's.
+
+*Orientation.* ``...R`` generates each row from ``(seed, row)``; ``...C`` generates each column:
+``JITCxC(shape=(m, n), seed=s) == JITCxR(shape=(n, m), seed=s).T`` by definition (a C structure
+is a :class:`Transposed` of an R one).
+
+Products
+--------
+Along the generation axis (``events @ M`` for R) only the active rows are generated: cost
+O(active × n_cols × p). Rows are generated ``capacity`` slots at a time (default
+``ceil(n p + 8 sqrt(n p (1 - p)) + 16)``); a row longer than that continues in further
+chunks inside a while loop, so nothing is ever truncated. Against it (``M @ events`` for R)
+every row is generated, in blocks of rows: O(n_rows × n_cols × p) work, memory independent
+of the size. The backward pass of both products regenerates the synapses (``jax.custom_vjp``):
+the gradient w.r.t. the events is the other product, the one w.r.t. the weight parameters
+a sum over the generated synapses.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ._base import Connectivity, Transposed, for_active_chunks
+from ._checks import check_dtype, check_finite_scalar, check_prob, check_seed, check_shape
+
+_M32 = 0xFFFFFFFF
+_SEED_KEY = 0x6A09E667
+_GOLDEN = 0x9E3779B9
+_BITS = 32            # digits of a skip
+_OVERFLOW = 32        # draw / threshold index of the event "skip >= 2^32"
+_U1, _U2 = 33, 34     # draws of the weights
+_ALWAYS = _M32
+#: rows x slots generated per block when every row is generated (matvec, to_dense)
+_BLOCK_SLOTS = 1 << 15
+_MAX_SIZE = 2**31 - 1
+#: float64 machine epsilon (the reference's arithmetic)
+_EPS64 = float(np.finfo(np.float64).eps)
+
+
+def _mix_int(x: int) -> int:
+    """The mixer on a Python int (host side: the draw constants)."""
+    x &= _M32
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & _M32
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & _M32
+    x ^= x >> 16
+    return x
+
+
+_DRAW_KEYS = tuple(_mix_int((j + 1) * _GOLDEN) for j in range(_U2 + 1))
+
+
+def _mix(x):
+    """The mixer on a uint32 JAX array."""
+    x = x ^ lax.shift_right_logical(x, jnp.uint32(16))
+    x = x * jnp.uint32(0x7FEB352D)
+    x = x ^ lax.shift_right_logical(x, jnp.uint32(15))
+    x = x * jnp.uint32(0x846CA68B)
+    return x ^ lax.shift_right_logical(x, jnp.uint32(16))
+
+
+def _draw(base, j):
+    return _mix(base ^ jnp.uint32(_DRAW_KEYS[j]))
+
+
+def _thresholds(p: float) -> tuple[np.ndarray, float]:
+    """The uint32 threshold table for ``p`` and the quantisation error ``delta``."""
+    with localcontext() as ctx:
+        ctx.prec = 120
+        ctx.rounding = ROUND_HALF_EVEN
+        scale = Decimal(2) ** 32
+        Q = Decimal(1) - Decimal(p)
+        table, delta = [], Decimal(0)
+        for level in range(_BITS + 1):
+            prob = Q if level == _OVERFLOW else Q / (Decimal(1) + Q)
+            t = int((prob * scale).to_integral_value(rounding=ROUND_HALF_EVEN))
+            if level == _OVERFLOW and t >= _ALWAYS:
+                t, realised = _ALWAYS, Decimal(1)
+            else:
+                realised = Decimal(t) / scale
+            delta += abs(realised - prob)
+            table.append(t)
+            Q = Q * Q
+    return np.array(table, dtype=np.uint32), float(delta)
+
+
+def default_capacity(n: int, p: float) -> int:
+    """Slots generated per row and pass: ``ceil(n p + 8 sqrt(n p (1 - p)) + 16)``, at most n."""
+    cap = math.ceil(n * p + 8.0 * math.sqrt(n * p * (1.0 - p)) + 16.0)
+    return max(1, min(n, cap))
+
+
+def _is_tracer(x) -> bool:
+    return isinstance(x, jax.core.Tracer)
+
+
+def _as_seed(seed):
+    """The seed as a uint32 scalar array: an int in [0, 2^32), or a traced integer scalar."""
+    if _is_tracer(seed) or isinstance(seed, (jax.Array, np.ndarray)):
+        if seed.ndim != 0 or np.dtype(seed.dtype).kind not in "iu":
+            raise TypeError(f"seed must be an integer scalar, got an array of dtype {seed.dtype} "
+                            f"and shape {tuple(seed.shape)}")
+        if _is_tracer(seed):
+            return seed.astype(jnp.uint32)
+        seed = int(seed)
+    return jnp.asarray(check_seed("seed", seed), dtype=jnp.uint32)
+
+
+def _as_param(name, value, dtype):
+    """A weight parameter as a scalar of ``dtype``, finite after the cast."""
+    if _is_tracer(value):
+        if value.ndim != 0 or np.dtype(value.dtype).kind != "f":
+            raise TypeError(f"{name} must be a real scalar, got {value.dtype}{tuple(value.shape)}")
+        return value.astype(dtype)
+    if isinstance(value, (jax.Array, np.ndarray)):
+        if value.ndim != 0:
+            raise ValueError(f"{name} must be a scalar, got an array of shape {tuple(value.shape)}")
+        value = value.item()
+    v = check_finite_scalar(name, value)
+    with np.errstate(over="ignore"):
+        cast = np.asarray(v, dtype=dtype)
+    if not np.isfinite(cast):
+        raise ValueError(f"{name}={v!r} overflows {np.dtype(dtype).name}")
+    return jnp.asarray(cast)
+
+
+# -- row-oriented structures ----------------------------------------------------------------------
+
+class _JITCRow(Connectivity):
+    """Shared machinery of the row-oriented just-in-time structures (see the module docstring)."""
+
+    kind: str = ""
+    _params: tuple[str, ...] = ()
+    _static_fields = ("shape", "conn_prob", "cap", "n_bits", "overflow", "block", "quantisation_error")
+
+    def __init_subclass__(cls, **kwargs):
+        cls._leaf_fields = ("seed", "table") + cls._params
+        super().__init_subclass__(**kwargs)
+
+    def _setup(self, shape, conn_prob, seed, params: dict, dtype, capacity):
+        shape = check_shape("shape", shape)
+        for k, size in enumerate(shape):
+            if size > _MAX_SIZE:
+                raise ValueError(f"shape[{k}] must be <= 2**31 - 1, got {size}")
+        p = check_prob("conn_prob", conn_prob)
+        dtype = check_dtype("dtype", dtype)
+        seed = _as_seed(seed)
+        leaves = {name: _as_param(name, v, dtype) for name, v in params.items()}
+        self._check_params({k: None if _is_tracer(v) else float(v) for k, v in leaves.items()}, dtype)
+        table, delta = _thresholds(p)
+        n = shape[1]
+        empty = int(table[_OVERFLOW]) == _ALWAYS
+        if capacity is None:
+            cap = 1 if empty else default_capacity(n, p)
+        else:
+            cap = min(n, _check_capacity(capacity))
+        nonzero = np.flatnonzero(table[:_BITS])
+        n_bits = 0 if empty or nonzero.size == 0 else int(nonzero[-1]) + 1
+        self._set(shape=shape, conn_prob=p, seed=seed, table=jnp.asarray(table), cap=cap,
+                  n_bits=n_bits, overflow=int(table[_OVERFLOW]) != 0,
+                  block=max(1, min(shape[0], _BLOCK_SLOTS // cap)), quantisation_error=delta,
+                  **leaves)
+
+    # -- description ------------------------------------------------------------------------
+    @property
+    def dtype(self):
+        return getattr(self, self._params[0]).dtype
+
+    @property
+    def weight_error(self) -> float:
+        """Bound on |generated weight - float64 evaluation of the same formula|."""
+        raise NotImplementedError
+
+    def reference_spec(self) -> dict:
+        """Keyword arguments of ``reference.jitc_to_dense`` that rebuild this matrix."""
+        return dict(kind=self.kind, shape=tuple(self.shape), conn_prob=self.conn_prob,
+                    seed=int(np.asarray(self.seed)), orientation="R",
+                    **{name: float(np.asarray(getattr(self, name))) for name in self._params})
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(shape={self.shape}, conn_prob={self.conn_prob!r}, "
+                f"dtype={np.dtype(self.dtype).name})")
+
+    # -- weights (subclasses) ---------------------------------------------------------------
+    def _check_params(self, params: dict, dtype) -> None:
+        """Relations between the (concrete, else None) parameters."""
+
+    def _param_values(self):
+        return tuple(getattr(self, name) for name in self._params)
+
+    def _basis(self, base):
+        """Per-synapse values that do not depend on the parameters (from draws 33, 34)."""
+        return ()
+
+    def _formula(self, params, basis, shape):
+        """The weights from the parameters and the basis values."""
+        raise NotImplementedError
+
+    def _partials(self, basis, shape):
+        """d weight / d parameter, one array per parameter."""
+        raise NotImplementedError
+
+    def _uniform(self, base, j, plus_one=False):
+        k = lax.shift_right_logical(_draw(base, j), jnp.uint32(8))
+        if plus_one:
+            k = k + jnp.uint32(1)
+        return k.astype(self.dtype) * jnp.asarray(2.0 ** -24, self.dtype)
+
+    # -- generation -------------------------------------------------------------------------
+    def _gen(self, rows, slot0, offset):
+        """``cap`` slots, from ``slot0``, of each row in ``rows``.
+
+        ``offset`` (uint32, per row) is the column after the previous chunk's last synapse
+        (0 for the first chunk). Returns the columns (int32, ``n_cols`` where no synapse),
+        validity, the basis values, the next offset, and whether the row may continue.
+        """
+        n = self.n_cols
+        cap = self.cap
+        t = jnp.arange(cap, dtype=jnp.uint32)
+        row_key = _mix(_mix(self.seed ^ jnp.uint32(_SEED_KEY)) ^ rows.astype(jnp.uint32))
+        base = _mix(row_key[:, None] ^ (slot0 + t)[None, :])
+        # digits l >= n_bits have threshold 0 (never set): they are not drawn
+        skip = jnp.zeros(base.shape, jnp.uint32)
+        for level in range(self.n_bits):
+            bit = _draw(base, level) < self.table[level]
+            skip = skip | (bit.astype(jnp.uint32) << level)
+        skip = jnp.minimum(skip, jnp.uint32(n))
+        if self.overflow:  # a skip >= 2^32 > n_cols ends the row
+            t_over = self.table[_OVERFLOW]
+            ends = (_draw(base, _OVERFLOW) < t_over) | (t_over == jnp.uint32(_ALWAYS))
+            skip = jnp.where(ends, jnp.uint32(n), skip)
+        # running sum of the skips, saturating at n (no uint32 wrap-around)
+        if cap * n < 2**32:
+            cum = jnp.minimum(jnp.cumsum(skip, axis=1, dtype=jnp.uint32), jnp.uint32(n))
+        else:
+            cum = lax.associative_scan(lambda a, b: jnp.minimum(a + b, jnp.uint32(n)), skip, axis=1)
+        col = jnp.minimum(offset[:, None] + cum, jnp.uint32(n)) + t[None, :]
+        valid = col < n
+        last = col[:, -1]
+        more = valid[:, -1] & (last + 1 < n)
+        nxt = jnp.minimum(last + 1, jnp.uint32(n))
+        pos = jnp.where(valid, col, jnp.uint32(n)).astype(jnp.int32)
+        return pos, valid, self._basis(base), nxt, more
+
+    def _visit(self, rows, ok, carry, fn):
+        """Fold ``fn(carry, pos, valid, basis)`` over every synapse of ``rows`` (where ``ok``),
+        ``cap`` slots per row at a time, continuing the rows that need more."""
+        r = rows.shape[0]
+        pos, valid, basis, nxt, more = self._gen(rows, jnp.uint32(0), jnp.zeros(r, jnp.uint32))
+        carry = fn(carry, pos, valid & ok[:, None], basis)
+        if self.cap >= self.n_cols:  # one chunk holds any row
+            return carry
+
+        def cond(state):
+            return jnp.any(state[3])
+
+        def body(state):
+            carry, slot0, offset, going = state
+            pos, valid, basis, nxt, more = self._gen(rows, slot0, offset)
+            carry = fn(carry, pos, valid & going[:, None], basis)
+            return carry, slot0 + jnp.uint32(self.cap), nxt, more & going
+
+        return lax.while_loop(cond, body, (carry, jnp.uint32(self.cap), nxt, more & ok))[0]
+
+    def _blocks(self, block_fn):
+        """``block_fn(rows, ok)`` over every block of ``self.block`` rows (``lax.map``)."""
+        B, m = self.block, self.n_rows
+        n_blocks = -(-m // B)
+
+        def one(start):
+            rows = start + jnp.arange(B, dtype=jnp.int32)
+            return block_fn(rows, rows < m)
+
+        return lax.map(one, jnp.arange(n_blocks, dtype=jnp.int32) * B)
+
+    def _structure_and_basis(self):
+        """Dense synapse indicator ``(m, n)`` and the dense basis values."""
+        m, n, B = self.n_rows, self.n_cols, self.block
+        n_basis = len(self._basis_names())
+
+        def block(rows, ok):
+            init = (jnp.zeros((B, n), bool),) + tuple(jnp.zeros((B, n), self.dtype) for _ in range(n_basis))
+
+            def fn(acc, pos, valid, basis):
+                r = jnp.broadcast_to(jnp.arange(B)[:, None], pos.shape)
+                p = jnp.where(valid, pos, n)
+                ind = acc[0].at[r, p].set(True, mode="drop")
+                return (ind,) + tuple(a.at[r, p].set(v, mode="drop") for a, v in zip(acc[1:], basis))
+
+            return self._visit(rows, ok, init, fn)
+
+        out = self._blocks(block)
+        out = tuple(x.reshape(-1, n)[:m] for x in out)
+        return out[0], out[1:]
+
+    def _basis_names(self):
+        return ()
+
+    # -- public extras ----------------------------------------------------------------------
+    def structure(self):
+        """Synapses per entry, ``(n_rows, n_cols)`` int32 (0 or 1: no repeated synapses)."""
+        return _structure_jit(self)
+
+    # -- products ---------------------------------------------------------------------------
+    def _dense(self):
+        return _dense_jit(self)
+
+    def _dense_impl(self):
+        ind, basis = _structure_and_basis_jit(self)
+        w = self._formula(self._param_values(), basis, ind.shape)
+        return jnp.where(ind, w, jnp.zeros((), self.dtype))
+
+    def _vecmat(self, S):
+        b, n = S.shape[0], self.n_cols
+        params = self._param_values()
+
+        def body(rows, ok, out):
+            coef = jnp.where(ok[None, :], S[:, rows], 0)  # (b, CHUNK)
+
+            def fn(out, pos, valid, basis):
+                w = jnp.where(valid, self._formula(params, basis, pos.shape), 0)
+                contrib = coef[:, :, None] * w[None]
+                return out.at[:, pos.reshape(-1)].add(contrib.reshape(b, -1), mode="drop")
+
+            return self._visit(rows, ok, out, fn)
+
+        return for_active_chunks(S, jnp.zeros((b, n), S.dtype), body)
+
+    def _matvec(self, S):
+        b, n = S.shape[1], self.n_cols
+        params = self._param_values()
+
+        def block(rows, ok):
+            def fn(acc, pos, valid, basis):
+                w = jnp.where(valid, self._formula(params, basis, pos.shape), 0)
+                return acc + jnp.einsum("rc,rcb->rb", w, S[jnp.minimum(pos, n - 1)])
+
+            return self._visit(rows, ok, jnp.zeros((self.block, b), S.dtype), fn)
+
+        return self._blocks(block).reshape(-1, b)[: self.n_rows]
+
+    def _vecmat_ad(self, S):
+        return _vecmat_cv(self, S)
+
+    def _matvec_ad(self, S):
+        return _matvec_cv(self, S)
+
+    # -- gradients w.r.t. the parameters ----------------------------------------------------
+    def _vecmat_param_grad(self, S, g):
+        """d/dθ of sum(g * (S @ M)), S (b, n_rows), g (b, n_cols)."""
+        n = self.n_cols
+
+        def body(rows, ok, acc):
+            coef = jnp.where(ok[None, :], S[:, rows], 0)  # (b, R)
+
+            def fn(acc, pos, valid, basis):
+                c = jnp.einsum("br,brc->rc", coef, g[:, jnp.minimum(pos, n - 1)])
+                parts = self._partials(basis, pos.shape)
+                return tuple(a + jnp.sum(jnp.where(valid, c * d, 0)) for a, d in zip(acc, parts))
+
+            return self._visit(rows, ok, acc, fn)
+
+        init = tuple(jnp.zeros((), self.dtype) for _ in self._params)
+        return for_active_chunks(S, init, body)
+
+    def _matvec_param_grad(self, S, g):
+        """d/dθ of sum(g * (M @ S)), S (n_cols, b), g (n_rows, b)."""
+        m, n = self.n_rows, self.n_cols
+
+        def block(rows, ok):
+            gr = g[jnp.minimum(rows, m - 1)]  # (B, b)
+
+            def fn(acc, pos, valid, basis):
+                c = jnp.einsum("rcb,rb->rc", S[jnp.minimum(pos, n - 1)], gr)
+                parts = self._partials(basis, pos.shape)
+                return tuple(a + jnp.sum(jnp.where(valid, c * d, 0)) for a, d in zip(acc, parts))
+
+            return self._visit(rows, ok, tuple(jnp.zeros((), self.dtype) for _ in self._params), fn)
+
+        return tuple(jnp.sum(x) for x in self._blocks(block))
+
+    def _cotangent(self, dparams):
+        """A cotangent of this structure: zeros (float0) for the integer leaves."""
+        leaves = [np.zeros(np.shape(self.seed), jax.dtypes.float0),
+                  np.zeros(np.shape(self.table), jax.dtypes.float0)] + list(dparams)
+        return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(self), leaves)
+
+
+def _check_capacity(capacity):
+    if isinstance(capacity, (bool, np.bool_)) or not isinstance(capacity, (numbers.Integral, np.integer)):
+        raise TypeError(f"capacity must be an integer, got {capacity!r}")
+    if capacity < 1:
+        raise ValueError(f"capacity must be >= 1, got {capacity}")
+    return int(capacity)
+
+
+_structure_and_basis_jit = jax.jit(lambda c: c._structure_and_basis())
+_structure_jit = jax.jit(lambda c: c._structure_and_basis()[0].astype(jnp.int32))
+_dense_jit = jax.jit(lambda c: c._dense_impl())
+
+
+@jax.custom_vjp
+def _vecmat_cv(conn, S):
+    return conn._vecmat(S)
+
+
+def _vecmat_fwd(conn, S):
+    return conn._vecmat(S), (conn, S)
+
+
+def _vecmat_bwd(res, g):
+    conn, S = res
+    return conn._cotangent(conn._vecmat_param_grad(S, g)), conn._matvec(g.T).T
+
+
+_vecmat_cv.defvjp(_vecmat_fwd, _vecmat_bwd)
+
+
+@jax.custom_vjp
+def _matvec_cv(conn, S):
+    return conn._matvec(S)
+
+
+def _matvec_fwd(conn, S):
+    return conn._matvec(S), (conn, S)
+
+
+def _matvec_bwd(res, g):
+    conn, S = res
+    return conn._cotangent(conn._matvec_param_grad(S, g)), conn._vecmat(g.T).T
+
+
+_matvec_cv.defvjp(_matvec_fwd, _matvec_bwd)
+
+
+class JITCScalarR(_JITCRow):
+    """Just-in-time connectivity with one weight ``weight`` for every synapse, rows generated.
+
+    ``events @ M`` is event-driven: O(active × n_cols × conn_prob).
+    """
+
+    kind = "scalar"
+    _params = ("weight",)
+
+    def __init__(self, shape, conn_prob, weight, seed, *, dtype="float32", capacity=None):
+        self._setup(shape, conn_prob, seed, {"weight": weight}, dtype, capacity)
+
+    @property
+    def weight_error(self) -> float:
+        return 0.0
+
+    def _formula(self, params, basis, shape):
+        return jnp.broadcast_to(params[0], shape)
+
+    def _partials(self, basis, shape):
+        return (jnp.ones(shape, self.dtype),)
+
+
+class JITCUniformR(_JITCRow):
+    """Just-in-time connectivity with weights uniform in ``[w_low, w_high)``, rows generated."""
+
+    kind = "uniform"
+    _params = ("w_low", "w_high")
+
+    def __init__(self, shape, conn_prob, w_low, w_high, seed, *, dtype="float32", capacity=None):
+        self._setup(shape, conn_prob, seed, {"w_low": w_low, "w_high": w_high}, dtype, capacity)
+
+    def _check_params(self, params, dtype):
+        lo, hi = params["w_low"], params["w_high"]
+        if lo is None or hi is None:
+            return
+        if lo > hi:
+            raise ValueError(f"w_low must be <= w_high, got w_low={lo!r} > w_high={hi!r}")
+        with np.errstate(over="ignore"):
+            span = np.asarray(hi, dtype=dtype) - np.asarray(lo, dtype=dtype)
+        if not np.isfinite(span):
+            raise ValueError(f"w_high - w_low must be finite in {np.dtype(dtype).name}, "
+                             f"got w_low={lo!r}, w_high={hi!r}")
+
+    @property
+    def weight_error(self) -> float:
+        lo, hi = float(np.asarray(self.w_low)), float(np.asarray(self.w_high))
+        eps = float(np.finfo(self.dtype).eps)
+        return (eps + _EPS64) * (abs(lo) + 2.0 * abs(hi - lo))
+
+    def _basis_names(self):
+        return ("u",)
+
+    def _basis(self, base):
+        return (self._uniform(base, _U1),)
+
+    def _formula(self, params, basis, shape):
+        lo, hi = params
+        return lo + (hi - lo) * basis[0]
+
+    def _partials(self, basis, shape):
+        u = basis[0]
+        return (1 - u, u)
+
+
+class JITCNormalR(_JITCRow):
+    """Just-in-time connectivity with weights ``N(w_mean, w_std^2)``, rows generated."""
+
+    kind = "normal"
+    _params = ("w_mean", "w_std")
+
+    def __init__(self, shape, conn_prob, w_mean, w_std, seed, *, dtype="float32", capacity=None):
+        self._setup(shape, conn_prob, seed, {"w_mean": w_mean, "w_std": w_std}, dtype, capacity)
+
+    def _check_params(self, params, dtype):
+        if params["w_std"] is not None and params["w_std"] < 0:
+            raise ValueError(f"w_std must be >= 0, got {params['w_std']!r}")
+
+    @property
+    def weight_error(self) -> float:
+        mean, std = float(np.asarray(self.w_mean)), float(np.asarray(self.w_std))
+        eps = float(np.finfo(self.dtype).eps)
+        return (eps + _EPS64) * (abs(mean) + 80.0 * std)
+
+    def _basis_names(self):
+        return ("z",)
+
+    def _basis(self, base):
+        dt = self.dtype
+        u1 = self._uniform(base, _U1, plus_one=True)
+        u2 = self._uniform(base, _U2)
+        r = jnp.sqrt(jnp.asarray(-2.0, dt) * jnp.log(u1))
+        return (r * jnp.cos(jnp.asarray(2.0 * np.pi, dt) * u2),)
+
+    def _formula(self, params, basis, shape):
+        mean, std = params
+        return mean + std * basis[0]
+
+    def _partials(self, basis, shape):
+        return (jnp.ones(shape, self.dtype), basis[0])
+
+
+# -- column-oriented structures: the transposes of row-oriented ones -------------------------------
+
+class _JITCCol(Transposed):
+    """``JITCxC(shape=(m, n), seed=s)`` is ``JITCxR(shape=(n, m), seed=s).T``:
+    column ``j`` is generated from ``(seed, j)``; ``M @ events`` is event-driven."""
+
+    @property
+    def conn_prob(self) -> float:
+        return self.base.conn_prob
+
+    @property
+    def weight_error(self) -> float:
+        return self.base.weight_error
+
+    @property
+    def quantisation_error(self) -> float:
+        return self.base.quantisation_error
+
+    def reference_spec(self) -> dict:
+        spec = self.base.reference_spec()
+        spec.update(shape=tuple(self.shape), orientation="C")
+        return spec
+
+    def structure(self):
+        """Synapses per entry, ``(n_rows, n_cols)`` int32."""
+        return self.base.structure().T
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(shape={self.shape}, conn_prob={self.conn_prob!r}, "
+                f"dtype={np.dtype(self.dtype).name})")
+
+
+def _reversed(shape):
+    return check_shape("shape", shape)[::-1]
+
+
+class JITCScalarC(_JITCCol):
+    """Just-in-time connectivity, one weight for every synapse, columns generated."""
+
+    def __init__(self, shape, conn_prob, weight, seed, *, dtype="float32", capacity=None):
+        self._set(base=JITCScalarR(_reversed(shape), conn_prob, weight, seed, dtype=dtype, capacity=capacity))
+
+
+class JITCUniformC(_JITCCol):
+    """Just-in-time connectivity, weights uniform in ``[w_low, w_high)``, columns generated."""
+
+    def __init__(self, shape, conn_prob, w_low, w_high, seed, *, dtype="float32", capacity=None):
+        self._set(base=JITCUniformR(_reversed(shape), conn_prob, w_low, w_high, seed, dtype=dtype,
+                                    capacity=capacity))
+
+
+class JITCNormalC(_JITCCol):
+    """Just-in-time connectivity, weights ``N(w_mean, w_std^2)``, columns generated."""
+
+    def __init__(self, shape, conn_prob, w_mean, w_std, seed, *, dtype="float32", capacity=None):
+        self._set(base=JITCNormalR(_reversed(shape), conn_prob, w_mean, w_std, seed, dtype=dtype,
+                                   capacity=capacity))
