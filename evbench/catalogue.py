@@ -207,14 +207,32 @@ def _sparse(cls, transpose=False):
     return generate
 
 
+def fixed_num(n_pre: int, n_post: int, conn_num: int, *, per_post: bool = False, multapses: bool = False,
+              weight: float | None = None, seed: int = 0, dtype="float32"):
+    """A seeded fixed-number structure: each presynaptic neuron (``per_post=False``,
+    :class:`FixedNumPerPre`) or each postsynaptic neuron (:class:`FixedNumPerPost`) has exactly
+    ``conn_num`` partners, drawn uniformly without (or with, ``multapses=True``) repetition.
+    ``weight`` is a homogeneous weight, or ``None`` for standard-normal per-synapse weights."""
+    n_pre = check_int("n_pre", n_pre, minimum=1)
+    n_post = check_int("n_post", n_post, minimum=1)
+    owners, partners = (n_post, n_pre) if per_post else (n_pre, n_post)
+    k = check_int("conn_num", conn_num, minimum=0)
+    if k > partners and not multapses:
+        raise ValueError(f"conn_num={k} exceeds the {partners} possible partners; "
+                         "allow multapses=True or lower conn_num")
+    dtype = check_dtype("dtype", dtype)
+    rng = np.random.default_rng(check_seed("seed", seed))
+    idx = gen.fixed_num_indices(rng, owners, k, partners, multapses)
+    w = weight if weight is not None else gen.per_synapse_weights(rng, idx.shape, dtype)
+    cls = FixedNumPerPost if per_post else FixedNumPerPre
+    return cls(idx, w, (n_pre, n_post), dtype=dtype)
+
+
 def _fixed(per_post):
     def generate(n_rows, n_cols, p, seed, dtype, weights, multapses):
-        rng = np.random.default_rng(seed)
-        owners, partners = (n_cols, n_rows) if per_post else (n_rows, n_cols)
-        k = conn_num(p, partners)
-        idx = gen.fixed_num_indices(rng, owners, k, partners, multapses)
-        cls = FixedNumPerPost if per_post else FixedNumPerPre
-        return cls(idx, _weights(rng, idx.shape, dtype, weights), (n_rows, n_cols), dtype=dtype)
+        k = conn_num(p, n_rows if per_post else n_cols)
+        return fixed_num(n_rows, n_cols, k, per_post=per_post, multapses=multapses, seed=seed, dtype=dtype,
+                         weight=SCALAR_WEIGHT if weights == "scalar" else None)
     return generate
 
 
@@ -295,3 +313,60 @@ register(Family(
 
 # -- just-in-time connectivity (evbench/_jitc.py, reference/jitconn.py) -------------------------
 # JITC-SECTION: registrations of the six just-in-time families follow.
+import functools  # noqa: E402
+
+from ._jitc import (  # noqa: E402
+    JITCNormalC,
+    JITCNormalR,
+    JITCScalarC,
+    JITCScalarR,
+    JITCUniformC,
+    JITCUniformR,
+)
+
+#: fixed weight parameters of the just-in-time families
+JITC_WEIGHTS = {
+    "scalar": {"weight": SCALAR_WEIGHT},
+    "normal": {"w_mean": 0.0, "w_std": 1.0},
+    "uniform": {"w_low": -1.0, "w_high": 1.0},
+}
+
+
+def _jitc(cls, kind):
+    def generate(n_rows, n_cols, p, seed, dtype):
+        return cls((n_rows, n_cols), p, seed=seed, dtype=dtype, **JITC_WEIGHTS[kind])
+    return generate
+
+
+@functools.lru_cache(maxsize=4)
+def _jitc_reference(spec: tuple):
+    counts, dense = ref.jitc_to_dense(**dict(spec))
+    if counts.max(initial=0) > 1:
+        raise AssertionError("just-in-time connectivity never repeats a synapse")
+    return counts, dense
+
+
+def _ref_jitc(conn, f):
+    """The reference matrix with ``f`` applied to each synapse's weight (one per entry at most);
+    the last few are cached, since validation asks for three views of one structure."""
+    counts, dense = _jitc_reference(tuple(sorted(conn.reference_spec().items())))
+    return np.where(counts > 0, f(dense), 0.0)
+
+
+def _register_jitc():
+    kinds = (("scalar", "scalar weight 0.5", JITCScalarR, JITCScalarC, "JITCScalar"),
+             ("normal", "normal weights N(0, 1)", JITCNormalR, JITCNormalC, "JITCNormal"),
+             ("uniform", "uniform weights in [-1, 1)", JITCUniformR, JITCUniformC, "JITCUniform"))
+    for kind, title, row_cls, col_cls, peer in kinds:
+        for suffix, cls, axis, what in (("r", row_cls, "rows", "rows"), ("c", col_cls, "cols", "columns")):
+            register(Family(
+                f"jitc_{kind}_{suffix}", f"just-in-time random connectivity, {title}, {what} generated",
+                _jitc(cls, kind), _ref_jitc,
+                event_driven=axis,
+                bernoulli=True,
+                peers={"brainevent": f"{peer}{suffix.upper()}"},
+                weight_error=lambda conn: conn.weight_error,
+            ))
+
+
+_register_jitc()

@@ -53,10 +53,10 @@ DRAW_KEYS = mix((np.arange(1, 36, dtype=np.uint64) * GOLDEN) & MASK32)
 
 
 def slot_key(seed, major, slot):
-    """``base`` of synapse slot ``slot`` of row ``major`` (column, in column orientation)."""
-    h = mix(np.uint32(seed) ^ np.uint32(SEED_KEY))
-    h = mix(h ^ np.uint32(major))
-    return mix(h ^ np.uint32(slot))
+    """``base`` of synapse slot(s) ``slot`` of row ``major`` (column, in column orientation)."""
+    h = mix(np.uint64(seed) ^ np.uint64(SEED_KEY))
+    h = mix(h.astype(np.uint64) ^ np.uint64(major))
+    return mix(h.astype(np.uint64) ^ np.asarray(slot, dtype=np.uint64))
 
 
 def thresholds(conn_prob):
@@ -78,45 +78,43 @@ def thresholds(conn_prob):
     return np.array(out, dtype=np.uint32)
 
 
-def _draws(seed, major, slot):
-    """The 35 draws of one slot, as Python ints."""
-    base = slot_key(seed, major, slot)
-    return [int(v) for v in mix(np.uint32(base) ^ DRAW_KEYS)]
-
-
-def _weight(kind, draws, params):
+def _weights(kind, draws, params):
+    """The weights of slots with the given draws (a ``(k, 35)`` array)."""
     if kind == "scalar":
-        return float(params["weight"])
+        return np.full(len(draws), float(params["weight"]))
     if kind == "uniform":
-        u = (draws[DRAW_U1] >> 8) * 2.0 ** -24
+        u = (draws[:, DRAW_U1] >> 8).astype(np.float64) * 2.0 ** -24
         return params["w_low"] + (params["w_high"] - params["w_low"]) * u
-    u1 = ((draws[DRAW_U1] >> 8) + 1) * 2.0 ** -24
-    u2 = (draws[DRAW_U2] >> 8) * 2.0 ** -24
+    u1 = ((draws[:, DRAW_U1] >> 8).astype(np.float64) + 1.0) * 2.0 ** -24
+    u2 = (draws[:, DRAW_U2] >> 8).astype(np.float64) * 2.0 ** -24
     z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
-    return params["w_mean"] + params["w_std"] * float(z)
+    return params["w_mean"] + params["w_std"] * z
 
 
-def row_synapses(seed, major, n, table):
-    """``[(slot, column, draws), ...]`` of row ``major`` of a row-oriented matrix with ``n``
-    columns: geometric skips, one slot after another, until a column falls outside."""
-    out = []
-    col = -1
-    slot = 0
+def row_synapses(seed, major, n, table, block=64):
+    """``(columns, draws)`` of row ``major`` of a row-oriented matrix with ``n`` columns:
+    geometric skips, slot after slot, until the overflow event or a column ``>= n``.
+    Slots are drawn ``block`` at a time (any block size gives the same row)."""
+    table = np.asarray(table, dtype=np.int64)
+    cols, draws = [], []
+    last = -1                                   # column of the previous synapse
+    start = 0
     while True:
-        d = _draws(seed, major, slot)
-        t_over = int(table[OVERFLOW])
-        if t_over == ALWAYS or d[OVERFLOW] < t_over:
-            break
-        skip = 0
-        for level in range(N_BITS):
-            if d[level] < int(table[level]):
-                skip += 1 << level
-        col = col + 1 + skip
-        if col >= n:
-            break
-        out.append((slot, col, d))
-        slot += 1
-    return out
+        slots = np.arange(start, start + block, dtype=np.uint64)
+        base = slot_key(seed, major, slots)                              # (block,)
+        d = mix(base[:, None] ^ DRAW_KEYS[None, :]).astype(np.int64)     # (block, 35)
+        ends = (d[:, OVERFLOW] < table[OVERFLOW]) | (table[OVERFLOW] == ALWAYS)
+        digits = d[:, :N_BITS] < table[None, :N_BITS]
+        skip = (digits.astype(np.int64) << np.arange(N_BITS, dtype=np.int64)).sum(axis=1)
+        col = last + np.cumsum(skip + 1)                                 # c_t = sum G + t
+        stop = ends | (col >= n)
+        k = int(np.argmax(stop)) if stop.any() else block
+        cols.append(col[:k])
+        draws.append(d[:k])
+        if k < block:
+            return np.concatenate(cols), np.concatenate(draws)
+        last = int(col[-1])
+        start += block
 
 
 def jitc_to_dense(kind, shape, conn_prob, seed, orientation, **weight_params):
@@ -139,7 +137,7 @@ def jitc_to_dense(kind, shape, conn_prob, seed, orientation, **weight_params):
     counts = np.zeros((m, n), dtype=np.int64)
     dense = np.zeros((m, n), dtype=np.float64)
     for i in range(m):
-        for _slot, col, draws in row_synapses(seed, i, n, table):
-            counts[i, col] += 1
-            dense[i, col] += _weight(kind, draws, params)
+        cols, draws = row_synapses(seed, i, n, table)
+        np.add.at(counts[i], cols, 1)
+        np.add.at(dense[i], cols, _weights(kind, draws, params))
     return counts, dense
