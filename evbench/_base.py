@@ -113,6 +113,13 @@ class Connectivity:
         """The matrix this structure represents, as a dense JAX array."""
         return self._dense()
 
+    def to_coo(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(row, col, weight)`` NumPy arrays of the stored synapses, duplicates kept
+        (structures that store no explicit list give the non-zero entries of ``to_dense``)."""
+        dense = np.asarray(self._dense())
+        row, col = np.nonzero(dense)
+        return row, col, dense[row, col]
+
     def vecmat(self, events):
         """``events @ M``: events ``(n_rows,)`` -> ``(n_cols,)``, or ``(b, n_rows)`` -> ``(b, n_cols)``."""
         S = _as_events(events, self.dtype, self.n_rows, "events @ M", batch_axis=0)
@@ -210,6 +217,10 @@ class Transposed(Connectivity):
 
     def _dense(self):
         return self.base._dense().T
+
+    def to_coo(self):
+        row, col, w = self.base.to_coo()
+        return col, row, w
 
     def _vecmat(self, S):
         return self.base._matvec(S.T).T

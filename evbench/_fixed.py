@@ -3,6 +3,7 @@ brainstate's ``FixedNumConn``/``EventFixedNumConn``)."""
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from ._base import Connectivity, Transposed, scatter_active_rows
 from ._checks import check_shape
@@ -41,6 +42,11 @@ class FixedNumPerPre(Connectivity):
     def _dense(self):
         rows = jnp.broadcast_to(jnp.arange(self.n_rows)[:, None], self.indices.shape)
         return jnp.zeros(self.shape, self.dtype).at[rows, self.indices].add(self._w())
+
+    def to_coo(self):
+        idx = np.asarray(self.indices)
+        rows = np.repeat(np.arange(self.n_rows), idx.shape[1])
+        return rows, idx.reshape(-1), np.asarray(self._w()).reshape(-1)
 
     def _rows(self, rows):
         pos = self.indices[rows]

@@ -46,6 +46,9 @@ class COO(Connectivity):
     def _dense(self):
         return jnp.zeros(self.shape, self.dtype).at[self.row, self.col].add(self._w())
 
+    def to_coo(self):
+        return np.asarray(self.row), np.asarray(self.col), np.asarray(self._w())
+
     def _vecmat(self, S):
         contrib = S[:, self.row] * self._w()[None, :]
         return jnp.zeros((S.shape[0], self.n_cols), S.dtype).at[:, self.col].add(contrib)
@@ -103,6 +106,9 @@ class CSR(Connectivity):
 
     def _dense(self):
         return jnp.zeros(self.shape, self.dtype).at[self._row_ids(), self.indices].add(self._w())
+
+    def to_coo(self):
+        return np.asarray(self._row_ids()), np.asarray(self.indices), np.asarray(self._w())
 
     def _rows(self, rows):
         cap = max(self.max_row_nnz, 1)
