@@ -99,14 +99,13 @@ def _metadata(**extra) -> dict:
                 devices=[str(d) for d in jax.devices()], date=datetime.now(timezone.utc).isoformat(), **extra)
 
 
-def main(argv=None) -> int:
-    from .catalogue import families
-
-    parser = argparse.ArgumentParser(prog="evbench", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("catalogue", help="list every operator family and its products")
+def _add_catalogue(sub):
+    p = sub.add_parser("catalogue", help="list every operator family, its products and the backends")
     p.set_defaults(func=cmd_catalogue)
+
+
+def _add_validate(sub):
+    from .catalogue import families
 
     names = [f.name for f in families()]
     for name, helptext in (("validate", "check every operator against its NumPy float64 reference"),
@@ -119,6 +118,19 @@ def main(argv=None) -> int:
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
         p.set_defaults(func=cmd_validate)
 
+
+#: each entry adds its sub-commands to the parser: one line per command module
+COMMANDS = [
+    _add_catalogue,
+    _add_validate,
+]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="evbench", description="Validation and benchmarks of event-driven operators.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in COMMANDS:
+        add(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 
