@@ -5,6 +5,7 @@ The public API: connectivity structures, the catalogue that lists them, event ge
 from ._base import Connectivity, Transposed
 from ._dense import DenseMatrix
 from ._fixed import FixedNumPerPost, FixedNumPerPre
+from ._jitc import JITCNormalC, JITCNormalR, JITCScalarC, JITCScalarR, JITCUniformC, JITCUniformR
 from ._sparse import COO, CSC, CSR
 from .catalogue import PRODUCTS, Family, Product, families, get_family, get_product
 from .events import active_fraction, make_events
@@ -13,6 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "COO", "CSC", "CSR", "Connectivity", "DenseMatrix", "Family", "FixedNumPerPost", "FixedNumPerPre",
+    "JITCNormalC", "JITCNormalR", "JITCScalarC", "JITCScalarR", "JITCUniformC", "JITCUniformR",
     "PRODUCTS", "Product", "Transposed", "active_fraction", "families", "get_family", "get_product",
     "make_events",
 ]

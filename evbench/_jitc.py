@@ -22,16 +22,17 @@ host in exact decimal arithmetic from the float64 ``p``; ``T_32 >= 2^32 - 1`` is
 Slot ``t`` of row ``i`` draws the skip ``G_t = sum_{l<32} [d_l < T_l] 2^l``, or ends the row when
 ``d_32 < T_32`` (or ``T_32 = 2^32 - 1``); synapse ``t`` sits at column
 ``c_t = G_0 + G_1 + ... + G_t + t`` and the row ends at the first ``c_t >= n_cols``. Every column
-is then connected independently with probability ``p``: ``p = 0`` gives an empty matrix,
-``p = 1`` the full one, and there are no repeated synapses. Skip ``t`` depends only on
+is then connected independently with probability ``p`` (up to the rounding below): ``p = 0``
+gives an empty matrix, ``p = 1`` the full one, and no synapse repeats. Skip ``t`` depends only on
 ``(seed, i, t)``, so generating a row in chunks of any capacity gives the same row, and the
 matrix of shape ``(m, n)`` is the top-left block of the one of any larger shape.
 
-*Quantisation.* Rounding ``pi_l`` to multiples of ``2^-32`` moves the skip law by at most
-``delta = sum_l |T_l 2^-32 - pi_l| <= 33 * 2^-33`` in total variation (``delta = 0`` for
-``p`` in {0, 1}; :attr:`quantisation_error` holds the exact value), so column ``j`` is connected
+*Quantisation.* Each ``pi_l`` is rounded to the nearest multiple of ``2^-32`` (error
+``<= 2^-33``; ``<= 1.5 2^-32`` where ``T_32`` becomes "always"), which moves the skip law by at
+most ``delta = sum_l |T_l 2^-32 - pi_l| <= 35 * 2^-33`` in total variation (``delta = 0`` for
+``p`` in {0, 1}; :attr:`quantisation_error` holds the exact value): column ``j`` is connected
 with a probability within ``delta * (1 + j p)`` of ``p`` (couple the skips one by one; Wald).
-``p < 2^-65`` rounds to the empty matrix.
+``p`` below about ``1.5 * 2^-64`` rounds to the empty matrix.
 
 *Weights* (draws 33 and 34, in the weight dtype): scalar ``w``; uniform
 ``w_low + (w_high - w_low) u`` with ``u = (d_33 >> 8) 2^-24`` (exact in float32); normal
@@ -179,7 +180,15 @@ def _as_param(name, value, dtype):
 # -- row-oriented structures ----------------------------------------------------------------------
 
 class _JITCRow(Connectivity):
-    """Shared machinery of the row-oriented just-in-time structures (see the module docstring)."""
+    """Shared machinery of the row-oriented just-in-time structures (see the module docstring).
+
+    Arguments common to every constructor: ``shape`` ``(n_rows, n_cols)``, each in
+    [1, 2^31 - 1]; ``conn_prob`` in [0, 1]; ``seed`` an int in [0, 2^32); ``dtype`` float32 or
+    float64; ``capacity`` the slots generated per row and pass (default
+    :func:`default_capacity`; any value gives the same matrix, only the speed changes).
+    Array leaves: ``seed``, the threshold ``table`` and the weight parameters (a new seed or new
+    weights do not recompile); static: shape, ``conn_prob`` and what derives from it.
+    """
 
     kind: str = ""
     _params: tuple[str, ...] = ()
@@ -190,10 +199,7 @@ class _JITCRow(Connectivity):
         super().__init_subclass__(**kwargs)
 
     def _setup(self, shape, conn_prob, seed, params: dict, dtype, capacity):
-        shape = check_shape("shape", shape)
-        for k, size in enumerate(shape):
-            if size > _MAX_SIZE:
-                raise ValueError(f"shape[{k}] must be <= 2**31 - 1, got {size}")
+        shape = _check_jitc_shape(shape)
         p = check_prob("conn_prob", conn_prob)
         dtype = check_dtype("dtype", dtype)
         seed = _as_seed(seed)
@@ -296,15 +302,7 @@ class _JITCRow(Connectivity):
 
     def _visit(self, rows, ok, carry, fn):
         """Fold ``fn(carry, pos, valid, basis)`` over every synapse of ``rows`` (where ``ok``),
-        ``cap`` slots per row at a time, continuing the rows that need more."""
-        r = rows.shape[0]
-        pos, valid, basis, nxt, more = self._gen(rows, jnp.uint32(0), jnp.zeros(r, jnp.uint32))
-        carry = fn(carry, pos, valid & ok[:, None], basis)
-        if self.cap >= self.n_cols:  # one chunk holds any row
-            return carry
-
-        def cond(state):
-            return jnp.any(state[3])
+        ``cap`` slots per row at a time, until no row continues."""
 
         def body(state):
             carry, slot0, offset, going = state
@@ -312,7 +310,8 @@ class _JITCRow(Connectivity):
             carry = fn(carry, pos, valid & going[:, None], basis)
             return carry, slot0 + jnp.uint32(self.cap), nxt, more & going
 
-        return lax.while_loop(cond, body, (carry, jnp.uint32(self.cap), nxt, more & ok))[0]
+        state = (carry, jnp.uint32(0), jnp.zeros(rows.shape, jnp.uint32), ok)
+        return lax.while_loop(lambda state: jnp.any(state[3]), body, state)[0]
 
     def _blocks(self, block_fn):
         """``block_fn(rows, ok)`` over every block of ``self.block`` rows (``lax.map``)."""
@@ -352,6 +351,11 @@ class _JITCRow(Connectivity):
     def structure(self):
         """Synapses per entry, ``(n_rows, n_cols)`` int32 (0 or 1: no repeated synapses)."""
         return _structure_jit(self)
+
+    def to_coo(self):
+        """``(row, col, weight)`` of every generated synapse, a zero weight included."""
+        row, col = np.nonzero(np.asarray(self.structure()))
+        return row, col, np.asarray(self._dense())[row, col]
 
     # -- products ---------------------------------------------------------------------------
     def _dense(self):
@@ -436,6 +440,14 @@ class _JITCRow(Connectivity):
         leaves = [np.zeros(np.shape(self.seed), jax.dtypes.float0),
                   np.zeros(np.shape(self.table), jax.dtypes.float0)] + list(dparams)
         return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(self), leaves)
+
+
+def _check_jitc_shape(shape):
+    shape = check_shape("shape", shape)
+    for k, size in enumerate(shape):
+        if size > _MAX_SIZE:
+            raise ValueError(f"shape[{k}] must be <= 2**31 - 1, got {size}")
+    return shape
 
 
 def _check_capacity(capacity):
@@ -620,7 +632,7 @@ class _JITCCol(Transposed):
 
 
 def _reversed(shape):
-    return check_shape("shape", shape)[::-1]
+    return _check_jitc_shape(shape)[::-1]
 
 
 class JITCScalarC(_JITCCol):

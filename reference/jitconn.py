@@ -1,8 +1,9 @@
 """Just-in-time random connectivity: the generation scheme, written out as plainly as possible.
 
 This is the specification that ``evbench/_jitc.py`` implements (its module docstring states
-the same scheme in words). Nothing here is fast: loops over rows and synapses, meant for small
-matrices. NumPy and the standard library only.
+the same scheme in words). Nothing here is fast: a loop over rows, each drawn 64 slots at a
+time, meant for small matrices. NumPy and the standard library only (``decimal`` for the
+thresholds).
 
 Summary (row orientation, matrix of shape ``(m, n)``; all integers are unsigned 32-bit):
 
