@@ -23,30 +23,65 @@ quantity carries the common advance (SparseProp's global phase shift).
 Renormalisation: every ``2**32`` in ``E`` (LIF: keys are scaled by ``2**-32``, exactly) or every 16
 time units (QIF), the epoch ``t0`` moves on, so keys keep full precision in runs of any length.
 
-Priority queue: a ``FANOUT``-ary tournament tree over the neuron-indexed keys (leaves in neuron
-order, each inner node the minimum of its children, levels aligned to cache lines). The next spike
-is the root; the leftmost leaf equal to it is the lowest neuron index, the reference's tie rule.
-A pulse changes one leaf and touches its parent only when it crosses the minimum of its block:
-O(log N) worst case, O(1) expected, and no position index to look up. Connectivity is CSR by
+Priority queue: a ``FANOUT``-ary (16) tournament tree over the neuron-indexed keys: leaves in
+neuron order, each inner node holds the minimum of its children and the leaf it comes from (lowest
+index on ties, the reference's rule). The next spike is the root. A pulse changes one leaf and
+touches the tree above only when the leaf held its block's minimum: O(log N) worst case, O(1)
+expected, and, unlike a binary heap, no position index to look up. Connectivity is CSR by
 presynaptic neuron, duplicates kept in order.
+
+Speed (the hot loop is ``_lif_pulses``): one random access per pulse (the key), prefetched a few
+synapses ahead; the tree's first level is small enough to stay in cache; weights are not streamed
+when they are all equal; the hot functions run without numba's reference counting.
 """
 from __future__ import annotations
 
 import math
 import time
 
+import llvmlite
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from reference.spiking import Network, SpikeTrain, SpikingParams, check_run, to_dimensionless
 
-FANOUT = 8
+_SHIFT = 4
+FANOUT = 1 << _SHIFT
+_PREFETCH = 16  # synapses ahead
 _LIF_BITS = 32
 _QIF_WINDOW = 16.0
 _LIF_MAX_T_REF = 500.0  # in units of tau_m: exp(t_ref) scales the LIF keys
-_STOPS = ("quiescent", "t_end", "n_spikes")
 
 _jit = nb.njit(cache=True, error_model="numpy", nogil=True)
+# Hot paths run without numba's reference counting (they never allocate): passing an array to a
+# function would otherwise cost atomic increments and decrements per call.
+_hot = nb.njit(cache=True, error_model="numpy", nogil=True, _nrt=False)
+_PREFETCH_FN = "llvm.prefetch.p0" if getattr(llvmlite, "opaque_pointers_enabled", False) else "llvm.prefetch.p0i8"
+
+
+@intrinsic
+def _prefetch(typingctx, arr, idx):
+    """Hint the cache to load ``arr[idx]`` (no bounds check: a prefetch never faults)."""
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), _PREFETCH_FN
+        )
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(arr, idx), codegen
+
+
+_u = nb.njit(lambda i: np.uint64(i), inline="always")  # index without wraparound code
 
 
 # ----------------------------------------------------------------------------- tournament tree
@@ -74,78 +109,106 @@ def _aligned_full(n: int, value: float) -> np.ndarray:
     return out
 
 
-@_jit
-def _tree_build(tn, off):
+@_hot
+def _node_update(tn, win, off, lev, node):
+    """Recompute inner ``node`` of level ``lev`` from its children: minimum, lowest index first.
+
+    Branch-free, and indexed with unsigned integers (no negative-index wraparound code).
+    """
+    c0 = off[lev - 1] + (node << _SHIFT)
+    m = tn[_u(c0)]
+    best = 0
+    for c in range(1, FANOUT):
+        x = tn[_u(c0 + c)]
+        lt = x < m
+        m = x if lt else m
+        best = c if lt else best
+    k = _u(off[lev] + node)
+    tn[k] = m
+    win[k] = (node << _SHIFT) + best if lev == 1 else win[_u(c0 + best)]
+
+
+@_hot
+def _tree_build(tn, win, off):
     L = off.shape[0] - 2
     for lev in range(1, L + 1):
         blocks = (off[lev] - off[lev - 1]) // FANOUT
         for b in range(off[lev + 1] - off[lev]):
-            m = np.inf
             if b < blocks:
-                c0 = off[lev - 1] + b * FANOUT
-                for c in range(FANOUT):
-                    x = tn[c0 + c]
-                    if x < m:
-                        m = x
-            tn[off[lev] + b] = m
+                _node_update(tn, win, off, lev, b)
+            else:
+                tn[off[lev] + b] = np.inf
+                win[off[lev] + b] = 0
 
 
-@_jit
-def _tree_set(tn, off, j, old, new):
-    """Leaf ``j`` goes from ``old`` to ``new``; repair the minima above it."""
-    tn[j] = new
+@_hot
+def _tree_up(tn, win, off, j):
+    """Leaf ``j`` has grown: recompute the nodes it was winning."""
     L = off.shape[0] - 2
     i = j
-    if new < old:
-        for lev in range(1, L + 1):
-            i //= FANOUT
-            k = off[lev] + i
-            if tn[k] <= new:
-                return
-            tn[k] = new
-    elif new > old:
-        for lev in range(1, L + 1):
-            parent = i // FANOUT
-            k = off[lev] + parent
-            if tn[k] != old:
-                return
-            c0 = off[lev - 1] + parent * FANOUT
-            m = tn[c0]
-            for c in range(1, FANOUT):
-                x = tn[c0 + c]
-                if x < m:
-                    m = x
-            if m == old:
-                return
-            tn[k] = m
-            i = parent
+    for lev in range(1, L + 1):
+        i >>= _SHIFT
+        if win[off[lev] + i] != j:
+            return
+        _node_update(tn, win, off, lev, i)
 
 
-@_jit
-def _tree_argmin(tn, off):
-    """The lowest-index leaf holding the root's value."""
+@_hot
+def _tree_up2(tn, win, off, j, i):
+    """``_tree_up`` once level 1 (node ``i``) is done."""
     L = off.shape[0] - 2
-    i = 0
-    for lev in range(L, 0, -1):
-        val = tn[off[lev] + i]
-        c0 = off[lev - 1] + i * FANOUT
-        c = 0
-        while tn[c0 + c] != val:
-            c += 1
-        i = i * FANOUT + c
-    return i
+    for lev in range(2, L + 1):
+        i >>= _SHIFT
+        if win[off[lev] + i] != j:
+            return
+        _node_update(tn, win, off, lev, i)
+
+
+@_hot
+def _tree_down(tn, win, off, j, new):
+    """Leaf ``j`` has shrunk to ``new``: it wins upwards as far as it beats the holders."""
+    L = off.shape[0] - 2
+    i = j
+    for lev in range(1, L + 1):
+        i >>= _SHIFT
+        k = off[lev] + i
+        v = tn[k]
+        if v < new or (v == new and win[k] <= j):
+            return
+        tn[k] = new
+        win[k] = j
+
+
+@_hot
+def _tree_set(tn, win, off, j, old, new):
+    """Leaf ``j`` goes from ``old`` to ``new``."""
+    tn[j] = new
+    if new < old:
+        _tree_down(tn, win, off, j, new)
+    elif new > old:
+        _tree_up(tn, win, off, j)
 
 
 # ----------------------------------------------------------------------------- shared bookkeeping
+# The event loops (``_lif_loop``, ``_qif_loop``) never reallocate: when the queue of batches or the
+# output is short of room for the next event they save their state and return ``_NEED``; the caller
+# grows the arrays and calls again. (Reassigning arrays inside a numba loop costs atomic reference
+# counting on every iteration.) State: ``fs = [E, tr, t0, t_end - t0]``, ``ist = [epochs, queue
+# head, queue tail, spikes out, mode (0: next event, 1: delivering), pending arrival batch]``.
+
+_NEED, _T_END, _N_SPIKES, _QUIET = 0, 1, 2, 3
 
 
 @_jit
 def _room(qt, qp, qh, qn, need):
-    """Make room for ``need`` more queue entries; returns the (maybe new) arrays and indices."""
-    if qn + need <= qt.shape[0]:
-        return qt, qp, qh, qn
+    """Room for ``need`` more queue entries: compact, or grow; returns arrays, head and tail."""
     live = qn - qh
     cap = qt.shape[0]
+    if live + need <= cap:
+        for i in range(live):
+            qt[i] = qt[qh + i]
+            qp[i] = qp[qh + i]
+        return qt, qp, 0, live
     while live + need > cap:
         cap *= 2
     nt = np.empty(cap)
@@ -172,13 +235,67 @@ def _grow(out_t, out_i, n_out, need):
 # ----------------------------------------------------------------------------- LIF
 
 
-@_jit
-def _lif_fire(j, E, tr, t0, tn, off, supra, Q, I, u, R, t_ref, ref, delay, out_t, out_i, n_out, qt, qp, qn):
-    """Record a spike of ``j`` now, reset it, queue its pulses. Returns ``(n_out, qn)``."""
+@_hot
+def _lif_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, a, b, F, E):
+    """Pulses ``a..b`` of a batch, homogeneous drive above rheobase: ``key += w F``.
+
+    Returns the first synapse whose pulse brings its target to threshold (unapplied), else ``b``.
+    This loop is where the time goes. With ``w_homo`` (all weights equal) it does not stream the
+    weights, which would evict keys from the cache.
+    """
+    off1 = off[1]
+    last = tgt.shape[0] - 1
+    w0 = w[0]
+    for syn in range(a, b):
+        ahead = tgt[_u(min(syn + _PREFETCH, last))]
+        _prefetch(tn, ahead)
+        _prefetch(win, off1 + (ahead >> _SHIFT))
+        j = tgt[_u(syn)]
+        if has_ref and tr < ref[_u(j)]:
+            continue
+        old = tn[_u(j)]
+        new = old + (w0 if w_homo else w[_u(syn)]) * F
+        if new <= E:
+            return syn
+        tn[_u(j)] = new
+        if new > old:
+            i = j >> _SHIFT
+            if win[_u(off1 + i)] == j:
+                _node_update(tn, win, off, 1, i)
+                _tree_up2(tn, win, off, j, i)
+        elif new < old:
+            _tree_down(tn, win, off, j, new)
+    return b
+
+
+@_hot
+def _lif_pulses_any(tn, win, off, tgt, w, ref, has_ref, tr, a, b, G, E, supra, invD, u, I):
+    """Pulses ``a..b`` for per-neuron drive, above or below rheobase (``G = E * wscale``)."""
+    for syn in range(a, b):
+        j = tgt[syn]
+        if has_ref and tr < ref[j]:
+            continue
+        if supra[j]:
+            old = tn[j]
+            new = old + w[syn] * G * invD[j]
+            if new <= E:
+                return syn
+            _tree_set(tn, win, off, j, old, new)
+        else:
+            uj = u[j] + w[syn] * G
+            if uj >= (1.0 - I[j]) * E:
+                return syn
+            u[j] = uj
+    return b
+
+
+@_hot
+def _lif_fire(j, E, tr, t0, tn, win, off, supra, Q, I, u, R, t_ref, ref, delay, out_t, out_i, n_out, qt, qp, qn):
+    """Record a spike of ``j`` now, reset it, queue its batch. Returns ``(n_out, qn)``."""
     out_t[n_out] = t0 + tr
     out_i[n_out] = j
     if supra[j]:
-        _tree_set(tn, off, j, tn[j], E * R * Q[j])
+        _tree_set(tn, win, off, j, tn[j], E * R * Q[j])
     else:
         u[j] = -I[j] * (E * R)
     if t_ref > 0:
@@ -188,15 +305,117 @@ def _lif_fire(j, E, tr, t0, tn, off, supra, Q, I, u, R, t_ref, ref, delay, out_t
     return n_out + 1, qn + 1
 
 
-@_jit
-def _lif_kernel(indptr, tgt, w, wscale, I, homo, v0, t_ref, delay, t_end, n_max, tn, off):
-    n = v0.shape[0]
-    L = off.shape[0] - 2
-    root = off[L]
+@_hot
+def _lif_loop(fs, ist, indptr, tgt, w, w_homo, wscale, I, supra, invD, Q, u, fast, R, t_ref, ref, delay, n_max,
+              tn, win, off, qt, qp, out_t, out_i):
+    E, tr, t0, t_end_rel = fs[0], fs[1], fs[2], fs[3]
+    epochs, qh, qn, n_out, mode, pend = ist[0], ist[1], ist[2], ist[3], ist[4], ist[5]
     inf = np.inf
+    has_ref = t_ref > 0
+    root = off[off.shape[0] - 2]
+    invD0 = invD[0]
+    C = _LIF_BITS * math.log(2.0)
+    emax = 2.0**_LIF_BITS
+    scale = 2.0**-_LIF_BITS
+    cap_q = qt.shape[0]
+    cap_o = out_t.shape[0]
+    code = _NEED
+    while True:
+        if mode == 0:
+            while E >= emax:
+                epochs += 1
+                t0 = epochs * C
+                E *= scale
+                tr -= C
+                t_end_rel -= C
+                for i in range(tn.shape[0]):
+                    tn[i] *= scale
+                for i in range(u.shape[0]):
+                    u[i] *= scale
+                if has_ref:
+                    for i in range(ref.shape[0]):
+                        ref[i] -= C
+                for q in range(qh, qn):
+                    qt[q] -= C
+            smin = tn[root]
+            ls = math.log(smin) if smin < inf else inf
+            if delay > 0 and qh < qn and qt[qh] <= ls:
+                if qt[qh] > t_end_rel:
+                    code = _T_END
+                    break
+                tr = qt[qh]
+                E = math.exp(tr)
+                pend = qp[qh]
+                qh += 1
+                mode = 1
+            elif smin < inf:
+                if ls > t_end_rel:
+                    code = _T_END
+                    break
+                if qn >= cap_q or n_out >= cap_o:
+                    break
+                E = smin
+                tr = ls
+                n_out, qn = _lif_fire(win[root], E, tr, t0, tn, win, off, supra, Q, I, u, R, t_ref, ref, delay,
+                                      out_t, out_i, n_out, qt, qp, qn)
+                if n_out == n_max:
+                    code = _N_SPIKES
+                    break
+                if delay > 0:
+                    continue
+                mode = 1
+            else:
+                code = _QUIET
+                break
+        # mode 1: deliver the arrival batch (delay > 0) or the next batch of the cascade (delay == 0)
+        if pend >= 0:
+            p = pend
+        elif delay == 0 and qh < qn:
+            p = qp[qh]
+        else:
+            mode = 0
+            if delay == 0:
+                qh = 0
+                qn = 0
+            continue
+        syn = indptr[p]
+        b = indptr[p + 1]
+        if qn + (b - syn) > cap_q or n_out + (b - syn) > cap_o:
+            break
+        if pend >= 0:
+            pend = -1
+        else:
+            qh += 1
+        F = E * wscale * invD0
+        G = E * wscale
+        while syn < b:
+            if fast:
+                syn = _lif_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, syn, b, F, E)
+            else:
+                syn = _lif_pulses_any(tn, win, off, tgt, w, ref, has_ref, tr, syn, b, G, E, supra, invD, u, I)
+            if syn == b:
+                break
+            n_out, qn = _lif_fire(tgt[syn], E, tr, t0, tn, win, off, supra, Q, I, u, R, t_ref, ref, delay,
+                                  out_t, out_i, n_out, qt, qp, qn)
+            if n_out == n_max:
+                break
+            syn += 1
+        if n_out == n_max:
+            code = _N_SPIKES
+            break
+        if delay > 0:
+            mode = 0
+    fs[0], fs[1], fs[2], fs[3] = E, tr, t0, t_end_rel
+    ist[0], ist[1], ist[2], ist[3], ist[4], ist[5] = epochs, qh, qn, n_out, mode, pend
+    return code
+
+
+@_jit
+def _lif_kernel(indptr, tgt, w, w_homo, wscale, I, homo, v0, t_ref, delay, t_end, n_max, max_deg, tn, win, off):
+    n = v0.shape[0]
     supra = I > 1.0
     invD = np.zeros(n)
-    Q = np.full(n, inf)
+    Q = np.full(n, np.inf)
     u = np.zeros(n)
     all_supra = True
     for j in range(n):
@@ -207,160 +426,54 @@ def _lif_kernel(indptr, tgt, w, wscale, I, homo, v0, t_ref, delay, t_end, n_max,
         else:
             all_supra = False
             u[j] = v0[j] - I[j]
-    _tree_build(tn, off)
-    fast = homo and all_supra
-    invD0 = invD[0]
-    has_ref = t_ref > 0
-    R = math.exp(t_ref)
-    ref = np.full(n if has_ref else 1, -inf)
-    C = _LIF_BITS * math.log(2.0)
-    emax = 2.0**_LIF_BITS
-    scale = 2.0**-_LIF_BITS
-    qt = np.empty(1024)
-    qp = np.empty(1024, np.int64)
-    qh = 0
-    qn = 0
-    cap = n_max + 1 if n_max > 0 else 4096
+    _tree_build(tn, win, off)
+    ref = np.full(n if t_ref > 0 else 1, -np.inf)
+    qt = np.empty(max(1024, 2 * max_deg + 2))
+    qp = np.empty(qt.shape[0], np.int64)
+    cap = n_max + max_deg + 1 if n_max > 0 else max(4096, 2 * max_deg + 2)
     out_t = np.empty(cap)
     out_i = np.empty(cap, np.int64)
-    n_out = 0
-    E = 1.0
-    tr = 0.0
-    epochs = 0
-    t0 = 0.0
-    t_end_rel = t_end
-    stop = 0
+    fs = np.array([1.0, 0.0, 0.0, t_end])
+    ist = np.zeros(6, np.int64)
+    ist[5] = -1
     while True:
-        if E >= emax:
-            epochs += 1
-            t0 = epochs * C
-            E *= scale
-            tr -= C
-            t_end_rel -= C
-            tn *= scale
-            u *= scale
-            if has_ref:
-                ref -= C
-            for q in range(qh, qn):
-                qt[q] -= C
-        smin = tn[root]
-        ls = math.log(smin) if smin < inf else inf
-        pend = -1
-        if delay > 0 and qh < qn and qt[qh] <= ls:
-            tr = qt[qh]
-            if tr > t_end_rel:
-                stop = 1
-                break
-            E = math.exp(tr)
-            pend = qp[qh]
-            qh += 1
-        elif smin < inf:
-            if ls > t_end_rel:
-                stop = 1
-                break
-            E = smin
-            tr = ls
-            j = _tree_argmin(tn, off)
-            qt, qp, qh, qn = _room(qt, qp, qh, qn, 1)
-            if n_max <= 0:
-                out_t, out_i = _grow(out_t, out_i, n_out, 1)
-            n_out, qn = _lif_fire(j, E, tr, t0, tn, off, supra, Q, I, u, R, t_ref, ref, delay,
-                                  out_t, out_i, n_out, qt, qp, qn)
-            if n_out == n_max:
-                stop = 2
-                break
-            if delay > 0:
-                continue
-        else:
-            stop = 1 if t_end < inf else 0
+        code = _lif_loop(fs, ist, indptr, tgt, w, w_homo, wscale, I, supra, invD, Q, u, homo and all_supra,
+                         math.exp(t_ref), t_ref, ref, delay, n_max, tn, win, off, qt, qp, out_t, out_i)
+        if code != _NEED:
             break
-        # deliver: one arrival batch (delay > 0) or the instantaneous cascade (delay == 0)
-        while True:
-            if pend >= 0:
-                p = pend
-                pend = -1
-            elif delay == 0 and qh < qn:
-                p = qp[qh]
-                qh += 1
-            else:
-                break
-            a = indptr[p]
-            b = indptr[p + 1]
-            qt, qp, qh, qn = _room(qt, qp, qh, qn, b - a)
-            if n_max <= 0:
-                out_t, out_i = _grow(out_t, out_i, n_out, b - a + 1)
-            if fast:
-                F = E * wscale * invD0
-                for syn in range(a, b):
-                    j = tgt[syn]
-                    if has_ref and tr < ref[j]:
-                        continue
-                    old = tn[j]
-                    new = old + w[syn] * F
-                    if new <= E:
-                        n_out, qn = _lif_fire(j, E, tr, t0, tn, off, supra, Q, I, u, R, t_ref, ref, delay,
-                                              out_t, out_i, n_out, qt, qp, qn)
-                        if n_out == n_max:
-                            stop = 2
-                            break
-                    else:
-                        _tree_set(tn, off, j, old, new)
-            else:
-                G = E * wscale
-                for syn in range(a, b):
-                    j = tgt[syn]
-                    if has_ref and tr < ref[j]:
-                        continue
-                    if supra[j]:
-                        old = tn[j]
-                        new = old + w[syn] * G * invD[j]
-                        if new > E:
-                            _tree_set(tn, off, j, old, new)
-                            continue
-                    else:
-                        uj = u[j] + w[syn] * G
-                        if uj < (1.0 - I[j]) * E:
-                            u[j] = uj
-                            continue
-                    n_out, qn = _lif_fire(j, E, tr, t0, tn, off, supra, Q, I, u, R, t_ref, ref, delay,
-                                          out_t, out_i, n_out, qt, qp, qn)
-                    if n_out == n_max:
-                        stop = 2
-                        break
-            if stop:
-                break
-        if stop:
-            break
-        if delay == 0:
-            qh = 0
-            qn = 0
-    v_final = np.empty(n if stop == 1 else 0)
-    if stop == 1:
+        qt, qp, ist[1], ist[2] = _room(qt, qp, ist[1], ist[2], max_deg + 1)
+        out_t, out_i = _grow(out_t, out_i, ist[3], max_deg + 1)
+    n_out = ist[3]
+    stop = code == _T_END or (code == _QUIET and t_end < np.inf)
+    v_final = np.empty(n if stop else 0)
+    if stop:
+        t_end_rel = fs[3]
         E_end = math.exp(t_end_rel)
         for j in range(n):
-            if has_ref and t_end_rel < ref[j]:
+            if t_ref > 0 and t_end_rel < ref[j]:
                 v_final[j] = 0.0
             elif supra[j]:
                 v_final[j] = I[j] + tn[j] / E_end * (1.0 - I[j])
             else:
                 v_final[j] = I[j] + u[j] / E_end
-    return out_t[:n_out].copy(), out_i[:n_out].copy(), stop, v_final
+    return out_t[:n_out].copy(), out_i[:n_out].copy(), code, v_final
 
 
 # ----------------------------------------------------------------------------- QIF
 
 
-@_jit
+@_hot
 def _qif_v(r, I, sq):
     """Voltage of a neuron ``r`` time units before its spike."""
     if I > 0:
-        return sq / math.tan(sq * r)
+        # a whole period ahead is the reset (-inf); rounding must not wrap it to +0 (spike now)
+        return sq / math.tan(min(sq * r, math.pi))
     if I < 0:
         return sq / math.tanh(sq * r)
     return 1.0 / r
 
 
-@_jit
+@_hot
 def _qif_r(v, I, sq):
     """Time to spike from voltage ``v``; ``inf`` when it never fires."""
     if I > 0:
@@ -374,7 +487,7 @@ def _qif_r(v, I, sq):
     return np.inf
 
 
-@_jit
+@_hot
 def _qif_evolve(v, s, I, sq):
     """Free evolution over ``s`` of a neuron that never fires (``I <= 0``)."""
     if s <= 0:
@@ -391,14 +504,50 @@ def _qif_evolve(v, s, I, sq):
     return v / (1.0 - v * s)
 
 
-@_jit
-def _qif_fire(j, tr, t0, tn, off, I, ref_next, vv, tl, t_ref, ref, delay, out_t, out_i, n_out, qt, qp, qn):
+@_hot
+def _qif_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, a, b, sq, isq):
+    """Pulses ``a..b``, homogeneous drive ``I = sq**2 > 0``: through the voltage and back."""
+    last = tgt.shape[0] - 1
+    for syn in range(a, b):
+        _prefetch(tn, tgt[min(syn + _PREFETCH, last)])
+        j = tgt[syn]
+        if has_ref and tr < ref[j]:
+            continue
+        old = tn[j]
+        v = sq / math.tan(min(sq * (old - tr), math.pi)) + (w[0] if w_homo else w[syn])
+        _tree_set(tn, win, off, j, old, tr + math.atan2(sq, v) * isq)
+
+
+@_hot
+def _qif_pulses_any(tn, win, off, tgt, w, ref, has_ref, tr, a, b, I, sq, vv, tl):
+    """Pulses ``a..b``, per-neuron drive of any sign."""
+    for syn in range(a, b):
+        j = tgt[syn]
+        if has_ref and tr < ref[j]:
+            continue
+        old = tn[j]
+        if old < np.inf:
+            v = _qif_v(old - tr, I[j], sq[j])
+        else:
+            v = _qif_evolve(vv[j], tr - tl[j], I[j], sq[j])
+        v += w[syn]
+        r = _qif_r(v, I[j], sq[j])
+        if r < np.inf:
+            _tree_set(tn, win, off, j, old, tr + r)
+        else:
+            _tree_set(tn, win, off, j, old, np.inf)
+            vv[j] = v
+            tl[j] = tr
+
+
+@_hot
+def _qif_fire(j, tr, t0, tn, win, off, I, ref_next, vv, tl, t_ref, ref, delay, out_t, out_i, n_out, qt, qp, qn):
     out_t[n_out] = t0 + tr
     out_i[n_out] = j
     if I[j] > 0:
-        _tree_set(tn, off, j, tn[j], tr + ref_next[j])
+        _tree_set(tn, win, off, j, tn[j], tr + ref_next[j])
     else:
-        _tree_set(tn, off, j, tn[j], np.inf)
+        _tree_set(tn, win, off, j, tn[j], np.inf)
         vv[j] = -np.inf
         tl[j] = tr + t_ref
     if t_ref > 0:
@@ -408,134 +557,130 @@ def _qif_fire(j, tr, t0, tn, off, I, ref_next, vv, tl, t_ref, ref, delay, out_t,
     return n_out + 1, qn + 1
 
 
-@_jit
-def _qif_kernel(indptr, tgt, w, I, homo, v0, t_ref, delay, t_end, n_max, tn, off):
-    n = v0.shape[0]
-    L = off.shape[0] - 2
-    root = off[L]
+@_hot
+def _qif_loop(fs, ist, indptr, tgt, w, w_homo, I, sq, ref_next, vv, tl, fast, t_ref, ref, delay, n_max,
+              tn, win, off, qt, qp, out_t, out_i):
+    tr, t0, t_end_rel = fs[1], fs[2], fs[3]
+    epochs, qh, qn, n_out, mode, pend = ist[0], ist[1], ist[2], ist[3], ist[4], ist[5]
     inf = np.inf
+    has_ref = t_ref > 0
+    root = off[off.shape[0] - 2]
+    sq0 = sq[0]
+    isq0 = 1.0 / sq0 if sq0 > 0 else 0.0
+    cap_q = qt.shape[0]
+    cap_o = out_t.shape[0]
+    W = _QIF_WINDOW
+    code = _NEED
+    while True:
+        if mode == 0:
+            while tr >= W:
+                epochs += 1
+                t0 = epochs * W
+                tr -= W
+                t_end_rel -= W
+                for i in range(tn.shape[0]):
+                    tn[i] -= W
+                for i in range(tl.shape[0]):
+                    tl[i] -= W
+                if has_ref:
+                    for i in range(ref.shape[0]):
+                        ref[i] -= W
+                for q in range(qh, qn):
+                    qt[q] -= W
+            smin = tn[root]
+            if delay > 0 and qh < qn and qt[qh] <= smin:
+                if qt[qh] > t_end_rel:
+                    code = _T_END
+                    break
+                tr = qt[qh]
+                pend = qp[qh]
+                qh += 1
+                mode = 1
+            elif smin < inf:
+                if smin > t_end_rel:
+                    code = _T_END
+                    break
+                if qn >= cap_q or n_out >= cap_o:
+                    break
+                tr = smin
+                n_out, qn = _qif_fire(win[root], tr, t0, tn, win, off, I, ref_next, vv, tl, t_ref, ref, delay,
+                                      out_t, out_i, n_out, qt, qp, qn)
+                if n_out == n_max:
+                    code = _N_SPIKES
+                    break
+                if delay > 0:
+                    continue
+                mode = 1
+            else:
+                code = _QUIET
+                break
+        if pend >= 0:
+            p = pend
+            pend = -1
+        elif delay == 0 and qh < qn:
+            p = qp[qh]
+            qh += 1
+        else:
+            mode = 0
+            if delay == 0:
+                qh = 0
+                qn = 0
+            continue
+        if fast:
+            _qif_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, indptr[p], indptr[p + 1], sq0, isq0)
+        else:
+            _qif_pulses_any(tn, win, off, tgt, w, ref, has_ref, tr, indptr[p], indptr[p + 1], I, sq, vv, tl)
+        if delay > 0:
+            mode = 0
+    fs[1], fs[2], fs[3] = tr, t0, t_end_rel
+    ist[0], ist[1], ist[2], ist[3], ist[4], ist[5] = epochs, qh, qn, n_out, mode, pend
+    return code
+
+
+@_jit
+def _qif_kernel(indptr, tgt, w, w_homo, I, homo, v0, t_ref, delay, t_end, n_max, max_deg, tn, win, off):
+    n = v0.shape[0]
     sq = np.sqrt(np.abs(I))
-    ref_next = np.full(n, inf)  # t_ref + period
-    vv = np.full(n, -inf)  # voltage at tl, for neurons with an infinite key
+    ref_next = np.full(n, np.inf)  # t_ref + period
+    vv = np.full(n, -np.inf)  # voltage at time tl, for neurons with an infinite key
     tl = np.zeros(n)
     for j in range(n):
         if I[j] > 0:
             ref_next[j] = t_ref + math.pi / sq[j]
         r = _qif_r(v0[j], I[j], sq[j])
         tn[j] = r
-        if r == inf:
+        if r == np.inf:
             vv[j] = v0[j]
-    _tree_build(tn, off)
-    fast = homo and I[0] > 0
-    sq0 = sq[0]
-    isq0 = 1.0 / sq0 if sq0 > 0 else 0.0
-    has_ref = t_ref > 0
-    ref = np.full(n if has_ref else 1, -inf)
+    _tree_build(tn, win, off)
+    ref = np.full(n if t_ref > 0 else 1, -np.inf)
     qt = np.empty(1024)
     qp = np.empty(1024, np.int64)
-    qh = 0
-    qn = 0
     cap = n_max + 1 if n_max > 0 else 4096
     out_t = np.empty(cap)
     out_i = np.empty(cap, np.int64)
-    n_out = 0
-    tr = 0.0
-    epochs = 0
-    t0 = 0.0
-    t_end_rel = t_end
-    stop = 0
+    fs = np.array([1.0, 0.0, 0.0, t_end])
+    ist = np.zeros(6, np.int64)
+    ist[5] = -1
     while True:
-        if tr >= _QIF_WINDOW:
-            epochs += 1
-            t0 = epochs * _QIF_WINDOW
-            tr -= _QIF_WINDOW
-            t_end_rel -= _QIF_WINDOW
-            tn -= _QIF_WINDOW
-            tl -= _QIF_WINDOW
-            if has_ref:
-                ref -= _QIF_WINDOW
-            for q in range(qh, qn):
-                qt[q] -= _QIF_WINDOW
-        smin = tn[root]
-        pend = -1
-        if delay > 0 and qh < qn and qt[qh] <= smin:
-            tr = qt[qh]
-            if tr > t_end_rel:
-                stop = 1
-                break
-            pend = qp[qh]
-            qh += 1
-        elif smin < inf:
-            if smin > t_end_rel:
-                stop = 1
-                break
-            tr = smin
-            j = _tree_argmin(tn, off)
-            qt, qp, qh, qn = _room(qt, qp, qh, qn, 1)
-            if n_max <= 0:
-                out_t, out_i = _grow(out_t, out_i, n_out, 1)
-            n_out, qn = _qif_fire(j, tr, t0, tn, off, I, ref_next, vv, tl, t_ref, ref, delay,
-                                  out_t, out_i, n_out, qt, qp, qn)
-            if n_out == n_max:
-                stop = 2
-                break
-            if delay > 0:
-                continue
-        else:
-            stop = 1 if t_end < inf else 0
+        code = _qif_loop(fs, ist, indptr, tgt, w, w_homo, I, sq, ref_next, vv, tl, homo and I[0] > 0, t_ref, ref, delay,
+                         n_max, tn, win, off, qt, qp, out_t, out_i)
+        if code != _NEED:
             break
-        while True:
-            if pend >= 0:
-                p = pend
-                pend = -1
-            elif delay == 0 and qh < qn:
-                p = qp[qh]
-                qh += 1
-            else:
-                break
-            a = indptr[p]
-            b = indptr[p + 1]
-            qt, qp, qh, qn = _room(qt, qp, qh, qn, b - a)
-            if fast:
-                for syn in range(a, b):
-                    j = tgt[syn]
-                    if has_ref and tr < ref[j]:
-                        continue
-                    old = tn[j]
-                    v = sq0 / math.tan(sq0 * (old - tr)) + w[syn]
-                    _tree_set(tn, off, j, old, tr + math.atan2(sq0, v) * isq0)
-            else:
-                for syn in range(a, b):
-                    j = tgt[syn]
-                    if has_ref and tr < ref[j]:
-                        continue
-                    old = tn[j]
-                    Ij = I[j]
-                    if old < inf:
-                        v = _qif_v(old - tr, Ij, sq[j])
-                    else:
-                        v = _qif_evolve(vv[j], tr - tl[j], Ij, sq[j])
-                    v += w[syn]
-                    r = _qif_r(v, Ij, sq[j])
-                    if r < inf:
-                        _tree_set(tn, off, j, old, tr + r)
-                    else:
-                        _tree_set(tn, off, j, old, inf)
-                        vv[j] = v
-                        tl[j] = tr
-        if delay == 0:
-            qh = 0
-            qn = 0
-    v_final = np.empty(n if stop == 1 else 0)
-    if stop == 1:
+        qt, qp, ist[1], ist[2] = _room(qt, qp, ist[1], ist[2], 1)
+        out_t, out_i = _grow(out_t, out_i, ist[3], 1)
+    n_out = ist[3]
+    stop = code == _T_END or (code == _QUIET and t_end < np.inf)
+    v_final = np.empty(n if stop else 0)
+    if stop:
+        t_end_rel = fs[3]
         for j in range(n):
-            if has_ref and t_end_rel < ref[j]:
-                v_final[j] = -inf
-            elif tn[j] < inf:
+            if t_ref > 0 and t_end_rel < ref[j]:
+                v_final[j] = -np.inf
+            elif tn[j] < np.inf:
                 v_final[j] = _qif_v(tn[j] - t_end_rel, I[j], sq[j])
             else:
                 v_final[j] = _qif_evolve(vv[j], t_end_rel - tl[j], I[j], sq[j])
-    return out_t[:n_out].copy(), out_i[:n_out].copy(), stop, v_final
+    return out_t[:n_out].copy(), out_i[:n_out].copy(), code, v_final
 
 
 # ----------------------------------------------------------------------------- public API
@@ -561,27 +706,35 @@ class SparseProp:
         self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
         self.tgt = np.ascontiguousarray(post, dtype=np.int32)
         self.weight = np.ascontiguousarray(weight, dtype=np.float64)
+        if not self.weight.size:
+            self.weight = np.zeros(1)
+        self.w_homo = bool(np.all(self.weight == self.weight[0]))
         self.drive = np.ascontiguousarray(self.dimless.drive, dtype=np.float64)
         self.homo = bool(np.all(self.drive == self.drive[0]))
         self.off = _tree_layout(n)
+        self.max_deg = int(np.diff(self.indptr).max(initial=0))
 
     def run(self, v0, t_end=None, n_spikes=None) -> SpikeTrain:
         p, d = self.params, self.dimless
         v0, t_end, n_spikes = check_run(self.network, p, v0, t_end, n_spikes)
         t_end_d = t_end / p.tau_m
         tn = _aligned_full(int(self.off[-1]), np.inf)
+        win = np.zeros(int(self.off[-1]), dtype=np.int32)
         if p.model == "lif":
             times, neurons, stop, v_final = _lif_kernel(
-                self.indptr, self.tgt, self.weight, 1.0 / d.v_scale, self.drive, self.homo,
-                d.to_v(v0), d.t_ref, d.delay, t_end_d, n_spikes, tn, self.off,
+                self.indptr, self.tgt, self.weight, self.w_homo, 1.0 / d.v_scale, self.drive, self.homo,
+                d.to_v(v0), d.t_ref, d.delay, t_end_d, n_spikes, self.max_deg, tn, win, self.off,
             )
         else:
             times, neurons, stop, v_final = _qif_kernel(
-                self.indptr, self.tgt, self.weight, self.drive, self.homo,
-                v0, d.t_ref, d.delay, t_end_d, n_spikes, tn, self.off,
+                self.indptr, self.tgt, self.weight, self.w_homo, self.drive, self.homo,
+                v0, d.t_ref, d.delay, t_end_d, n_spikes, self.max_deg, tn, win, self.off,
             )
         times = times * p.tau_m
-        stop = _STOPS[stop]
+        if stop == _N_SPIKES:
+            stop = "n_spikes"
+        else:
+            stop = "t_end" if t_end < math.inf else "quiescent"
         if stop == "t_end":
             return SpikeTrain(times, neurons, self.network.n_neurons, t_end, stop, d.to_physical(v_final))
         return SpikeTrain(times, neurons, self.network.n_neurons, float(times[-1]) if times.size else 0.0, stop)
@@ -641,12 +794,14 @@ def initial_state(params: SpikingParams, n: int, seed: int = 0) -> np.ndarray:
 
 
 def measure(n: int, k: int, n_spikes: int, model: str = "lif", *, impl: str = "sparseprop",
-            seed: int = 0, warmup_time: float = 1.0) -> dict:
-    """Spikes per second of one run of ``n_spikes`` spikes on ``balanced_network(n, k)``.
+            seed: int = 0, warmup_time: float = 1.0, repeat: int = 3) -> dict:
+    """Speed of a run of ``n_spikes`` spikes on ``balanced_network(n, k)`` (one core).
 
-    The network first relaxes for ``warmup_time`` (in ``tau_m``) with SparseProp, then the timed run
-    (``impl``: ``"sparseprop"`` or ``"reference"``) starts from that state. Compilation, network
-    construction and warm-up are timed separately.
+    The network first relaxes for ``warmup_time`` (in ``tau_m``) with SparseProp; the timed run
+    (``impl``: ``"sparseprop"`` or ``"reference"``) starts from that state, ``repeat`` times, and
+    the fastest counts. Network construction, the first call (numba compilation or cache load)
+    and the warm-up are timed separately. ``ns_per_synaptic_update`` divides the run's time by the
+    pulses it delivered (one per synapse of every spike).
     """
     if impl not in ("sparseprop", "reference"):
         raise ValueError(f"impl must be 'sparseprop' or 'reference', got {impl!r}")
@@ -663,18 +818,18 @@ def measure(n: int, k: int, n_spikes: int, model: str = "lif", *, impl: str = "s
     v_warm = sim.run(v0, t_end=warmup_time * params.tau_m).v_final if warmup_time > 0 else v0
     warmup_s = time.perf_counter() - t
     if impl == "sparseprop":
-        t = time.perf_counter()
-        st = sim.run(v_warm, n_spikes=n_spikes)
-        seconds = time.perf_counter() - t
+        run = lambda: sim.run(v_warm, n_spikes=n_spikes)  # noqa: E731
     else:
         from reference.spiking import simulate as ref_simulate
 
-        t = time.perf_counter()
-        st = ref_simulate(net, params, v_warm, n_spikes=n_spikes)
-        seconds = time.perf_counter() - t
-    degree = np.diff(sim.indptr)
-    updates = int(degree[st.neurons].sum())
-    duration = st.t_stop - 0.0
+        run = lambda: ref_simulate(net, params, v_warm, n_spikes=n_spikes)  # noqa: E731
+    seconds, cpu_seconds = math.inf, math.inf
+    for _ in range(max(1, repeat)):
+        t, c = time.perf_counter(), time.process_time()
+        st = run()
+        seconds = min(seconds, time.perf_counter() - t)
+        cpu_seconds = min(cpu_seconds, time.process_time() - c)
+    updates = int(np.diff(sim.indptr)[st.neurons].sum())
     return {
         "impl": impl,
         "model": model,
@@ -682,12 +837,23 @@ def measure(n: int, k: int, n_spikes: int, model: str = "lif", *, impl: str = "s
         "k": k,
         "n_spikes": len(st),
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "spikes_per_s": len(st) / seconds,
         "ns_per_synaptic_update": seconds / max(updates, 1) * 1e9,
         "synaptic_updates": updates,
-        "simulated_time": duration,
-        "rate_per_tau": len(st) / (n * duration / params.tau_m) if duration > 0 else float("nan"),
+        "simulated_time": st.t_stop,
+        "rate_per_tau": len(st) / (n * st.t_stop / params.tau_m) if st.t_stop > 0 else float("nan"),
         "build_s": build_s,
         "first_call_s": first_call_s,
         "warmup_s": warmup_s,
     }
+
+
+if __name__ == "__main__":  # python -m evbench.sparseprop N K N_SPIKES [lif|qif] [sparseprop|reference] [repeat]
+    import json
+    import sys
+
+    a = sys.argv[1:]
+    result = measure(int(float(a[0])), int(a[1]), int(float(a[2])), a[3] if len(a) > 3 else "lif",
+                     impl=a[4] if len(a) > 4 else "sparseprop", repeat=int(a[5]) if len(a) > 5 else 3)
+    print(json.dumps({key: round(v, 4) if isinstance(v, float) else v for key, v in result.items()}))
