@@ -20,3 +20,14 @@ settings.register_profile("ci", derandomize=True, max_examples=int(os.environ.ge
                           **_common)
 settings.register_profile("thorough", max_examples=int(os.environ.get("EVBENCH_MAX_EXAMPLES", 200)), **_common)
 settings.load_profile(os.environ.get("EVBENCH_HYPOTHESIS_PROFILE", "ci"))
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_code():
+    """Drop JAX's compilation caches after each module: hundreds of distinct shapes are
+    compiled over the suite, and holding all of them only costs memory."""
+    yield
+    jax.clear_caches()
