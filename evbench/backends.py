@@ -4,56 +4,20 @@ A backend turns a catalogue structure (built by evbench from shape, parameters a
 and a product into a callable on events, using its own data structures. Validation and
 benchmarks iterate over :func:`backends`; nothing else lists them.
 
-``prepare`` raises :class:`Unsupported` (with the reason) for a family, product or option the
-backend does not offer: it is reported as ``unsupported``, never skipped silently.
+``prepare(family, conn, product, **option)`` raises :class:`Unsupported` (with the reason)
+for a family, product or option the backend does not offer: it is reported as
+``unsupported``, never skipped silently. A backend offers *variants* (its own options, such
+as brainevent's event wrapper or ``corder``): every variant is validated as a backend of its
+own. Peer libraries live in ``_peer_*`` modules and import their package only when used, so
+a missing package makes its backend ``missing`` and nothing else.
 """
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass, field
-from typing import Callable
-
 import numpy as np
 
-
-class Unsupported(Exception):
-    """The backend does not offer this family, product or option."""
-
-
-@dataclass
-class Implementation:
-    """A backend's prepared product: ``run(events) -> output`` in evbench's layout."""
-
-    run: Callable
-    #: the dense float64 matrix to compare against, when the backend generates its own
-    #: connectivity (for example brainevent's just-in-time matrices); None: the family's reference
-    reference: np.ndarray | None = None
-    #: the backend's own structure, for memory figures and statistical checks
-    structure: object = None
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Backend:
-    name: str
-    title: str
-    #: modules that must import for the backend to be available
-    requires: tuple = ()
-    #: (family, conn, product) -> Implementation; raises Unsupported
-    prepare: Callable = field(default=None, repr=False)
-    #: what this backend is: "native" (evbench's own), "baseline" or "peer" (a library under test)
-    role: str = "peer"
-
-    def available(self) -> tuple[bool, str]:
-        """``(True, versions)`` or ``(False, why)``."""
-        versions = []
-        for mod in self.requires:
-            try:
-                m = importlib.import_module(mod)
-            except Exception as exc:  # a broken install is "missing", not a crash
-                return False, f"{mod} not importable: {type(exc).__name__}: {exc}"
-            versions.append(f"{mod} {getattr(m, '__version__', '?')}")
-        return True, ", ".join(versions)
+from ._adapter import (  # noqa: F401  (the interface, re-exported)
+    SEMANTICS, Backend, Generated, GradSpec, Implementation, Unsupported, coo_triples, option_label, scatter_dense,
+)
 
 
 _BACKENDS: dict[str, Backend] = {}
@@ -80,13 +44,32 @@ def get_backend(name: str) -> Backend:
 # -- native, dense XLA, scipy ------------------------------------------------------------------
 
 def _native(family, conn, product):
-    return Implementation(run=lambda events: product.jitted(conn, events), structure=conn)
+    def dense(c):
+        return c.to_dense()
+
+    def own_dense():
+        m = conn.T if product.key.endswith("_T") else conn
+        return np.asarray(m.to_dense())
+
+    def run(events):
+        return product.jitted(conn, events)
+
+    return Implementation(run=run, structure=conn, jax_fn=lambda events: product.run(conn, events), jitted=run,
+                          own_dense=own_dense, grad=GradSpec(conn, product.run, dense))
 
 
 def _dense_xla(family, conn, product):
     dense = conn.to_dense()
-    return Implementation(run=lambda events: product.jitted(dense, events), structure=dense,
-                          note="plain jnp matmul of the materialised matrix")
+
+    def own_dense():
+        return np.asarray(dense.T if product.key.endswith("_T") else dense)
+
+    def run(events):
+        return product.jitted(dense, events)
+
+    return Implementation(run=run, structure=dense, note="plain jnp matmul of the materialised matrix",
+                          jax_fn=lambda events: product.run(dense, events), jitted=run, own_dense=own_dense,
+                          grad=GradSpec(dense, product.run, lambda d: d))
 
 
 def _scipy(family, conn, product):
@@ -109,11 +92,51 @@ def _scipy(family, conn, product):
             return mat @ e
         raise Unsupported(f"product {product.key}")
 
-    return Implementation(run=run, structure=mat, note="CSR on the host; CPU only")
+    def own_dense():
+        return (mat_t if product.key.endswith("_T") else mat).toarray()
+
+    return Implementation(run=run, structure=mat, note="CSR on the host; CPU only; bool events cast to the weights",
+                          own_dense=own_dense)
 
 
-register_backend(Backend("native", "evbench's own event-driven operators", ("jax",), _native, role="native"))
+def _native_generate(family, shape, conn_prob, seed, dtype):
+    """The native families that draw their structure at random, with the law they document."""
+    from .catalogue import JITC_WEIGHTS, SCALAR_WEIGHT
+
+    if family.name.startswith("jitc_"):
+        kind = family.name.split("_")[1]
+        params = JITC_WEIGHTS[kind]
+        law = {"scalar": ("scalar", params.get("weight")),
+               "normal": ("normal", params.get("w_mean"), params.get("w_std")),
+               "uniform": ("uniform", params.get("w_low"), params.get("w_high"))}[kind]
+        weights = {}
+    elif family.name in ("fixed_prob", "fixed_per_pre", "fixed_per_post"):
+        law, weights = ("scalar", SCALAR_WEIGHT), {"weights": "scalar"}
+    else:
+        raise Unsupported(f"family {family.name} is built from given synapses, not drawn by the backend")
+    conn = family.build(*shape, conn_prob=conn_prob, seed=seed, dtype=dtype, **weights)
+    dense, counts = family.reference_terms(conn)
+    signed = family.reference(conn)
+    w = signed[counts > 0] / np.maximum(counts[counts > 0], 1)
+    if family.name.startswith("fixed_per"):
+        from .catalogue import conn_num
+
+        per_post = family.name == "fixed_per_post"
+        k = conn_num(conn_prob, shape[0] if per_post else shape[1])
+        return Generated(counts, w, "per_col" if per_post else "per_row", law, k=k, multapses=False)
+    axis = "cols" if family.name.endswith("_c") else "rows"
+    return Generated(counts, w, "bernoulli", law, axis=axis)
+
+
+register_backend(Backend("native", "evbench's own event-driven operators", ("jax",), _native, role="native",
+                         generate=_native_generate))
 register_backend(Backend("dense", "dense XLA product (jnp matmul), the baseline", ("jax",), _dense_xla,
                          role="baseline"))
 register_backend(Backend("scipy", "scipy.sparse CSR, CPU reference baseline", ("scipy",), _scipy,
                          role="baseline"))
+
+# -- peers: each module defines BACKEND and imports its library only when used -----------------
+from . import _peer_brainevent, _peer_brainstate, _peer_jaxsparse  # noqa: E402
+
+for _peer in (_peer_brainevent, _peer_brainstate, _peer_jaxsparse):
+    register_backend(_peer.BACKEND)

@@ -1,0 +1,146 @@
+"""brainstate (0.6) layers as a backend under test.
+
+=================  =====================================  ========================================
+family             layer                                  connectivity
+=================  =====================================  ========================================
+``dense``          ``EventLinear(float_as_event=...)``    evbench's dense weights
+``fixed_per_pre``  ``FixedNumConn``, ``EventFixedNumConn``  the layer's own: ``conn_num`` partners per
+                                                          presynaptic neuron, drawn from ``seed``
+``fixed_prob``     ``EventFixedProb``                     the layer's own, drawn from ``conn_num=p``
+=================  =====================================  ========================================
+
+A layer computes ``events @ M`` only (``Module.update``): the other products are unsupported.
+Where the layer draws its connectivity, the reference is its own matrix (its indices and
+weights materialised by ``reference/``) and its statistics are checked against the law it
+documents. Per-synapse weights are evbench's standard-normal draws for the layer's shape.
+Gradients go through ``brainstate.transform.grad`` (a layer's weight is a ``ParamState``).
+"""
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import numpy as np
+
+import reference as ref
+
+from ._adapter import Backend, Generated, GradSpec, Implementation, Unsupported, scatter_dense
+
+_LAYERS = {
+    "dense": [{"layer": "EventLinear", "float_as_event": True}, {"layer": "EventLinear", "float_as_event": False}],
+    "fixed_per_pre": [{"layer": "FixedNumConn"}, {"layer": "EventFixedNumConn"}],
+    "fixed_prob": [{"layer": "EventFixedProb"}],
+}
+
+
+def variants(family) -> list[dict]:
+    return _LAYERS.get(family.name, [{}])
+
+
+@contextlib.contextmanager
+def _quiet():
+    """brainstate 0.6 calls brainevent's deprecated aliases (EventArray, FixedPostNumConn)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
+def _weights(shape, dtype, seed, scalar):
+    import jax.numpy as jnp
+
+    from . import _generate as gen
+    from .catalogue import SCALAR_WEIGHT
+
+    if scalar:
+        return jnp.asarray(SCALAR_WEIGHT, dtype)
+    return jnp.asarray(gen.per_synapse_weights(np.random.default_rng(seed), shape, dtype))
+
+
+def _fixed_layer(layer, n_pre, n_post, conn_prob, k, seed, dtype, scalar, multapses):
+    """The layer, and the ``(n_pre, k)`` indices and weights it drew."""
+    import brainstate as bs
+
+    if layer == "EventFixedProb":
+        k = int(n_post * conn_prob)  # what brainstate does with a float conn_num
+        num = float(conn_prob)
+    else:
+        num = int(k)
+    w = _weights((n_pre, k), dtype, seed, scalar)
+    cls = getattr(bs.nn, layer)
+    with _quiet():
+        m = cls(n_pre, n_post, num, w, allow_multi_conn=multapses, seed=seed)
+    if m.conn_num == 0:
+        return m, np.zeros((n_pre, 0), np.int64), np.zeros((n_pre, 0))
+    idx = np.asarray(m.conn.indices, np.int64)
+    return m, idx, np.asarray(m.weight.value)
+
+
+def prepare(family, conn, product, layer="EventLinear", float_as_event=True, case=None):
+    import brainstate as bs
+    import jax.numpy as jnp
+
+    if family.name not in _LAYERS:
+        raise Unsupported(f"brainstate.nn has no layer for the {family.name} family")
+    if product.key not in ("vecmat", "vecmat_batch"):
+        raise Unsupported("a brainstate layer computes events @ M only (Module.update)")
+    variant = dict(case.variant) if case is not None else {}
+    seed = case.seed if case is not None else 0
+    reference = terms = None
+    if layer == "EventLinear":
+        W = jnp.asarray(conn.weights)
+        m = bs.nn.EventLinear(conn.n_rows, conn.n_cols, W, float_as_event=float_as_event)
+        semantics = "nonzero" if float_as_event else "value"
+        dense_of = (lambda w: w)
+        note = f"float_as_event={float_as_event}"
+    else:
+        p = case.conn_prob if case is not None else 0.1
+        k = conn.conn_num if family.name == "fixed_per_pre" else 0
+        m, idx, w = _fixed_layer(layer, conn.n_rows, conn.n_cols, p, k, seed, np.dtype(conn.dtype),
+                                 variant.get("weights") == "scalar", variant.get("multapses", False))
+        reference = ref.fixed_per_pre_to_dense(idx, w, conn.shape)
+        terms = (ref.fixed_per_pre_to_dense(idx, np.abs(w), conn.shape),
+                 ref.fixed_per_pre_to_dense(idx, np.ones_like(w), conn.shape))
+        rows = np.repeat(np.arange(conn.n_rows), idx.shape[1])
+        dense_of = scatter_dense(jnp.asarray(rows), jnp.asarray(idx.reshape(-1)), conn.shape)
+        semantics = "value" if layer == "FixedNumConn" else "nonzero"
+        note = (f"the layer's own connectivity: {idx.shape[1]} partners per row, seed={seed}"
+                + (", multapses allowed" if variant.get("multapses") else ""))
+        if layer == "EventFixedProb":
+            note = f"conn_num={p!r} becomes int(n_post * p) = {idx.shape[1]} partners per row, seed={seed}"
+
+    def run(e):
+        with _quiet():
+            return m.update(jnp.asarray(e))
+
+    def vjp(e, cot):
+        def loss(x):
+            return jnp.sum(m.update(x) * cot)
+
+        with _quiet():
+            return bs.transform.grad(loss, grad_states=m.weight, argnums=0)(jnp.asarray(e))
+
+    grad = None
+    if isinstance(m.weight, bs.ParamState):
+        grad = GradSpec(m.weight.value, None, dense_of, events=semantics == "value", vjp=vjp)
+    return Implementation(run=run, reference=reference, terms=terms, structure=m, note=note, semantics=semantics,
+                          jax_fn=run, grad=grad)
+
+
+def generate(family, shape, conn_prob, seed, dtype, layer="", **_):
+    """The connectivity a layer draws, with the law its name and docstring state."""
+    if family.name not in ("fixed_per_pre", "fixed_prob") or layer == "EventLinear":
+        raise Unsupported(f"brainstate does not draw {family.name} connectivity itself")
+    from .catalogue import SCALAR_WEIGHT, conn_num
+
+    k = conn_num(conn_prob, shape[1])
+    m, idx, w = _fixed_layer(layer, shape[0], shape[1], conn_prob, k, seed, np.dtype(dtype), True, False)
+    counts = ref.fixed_per_pre_to_dense(idx, np.ones(idx.shape), shape)
+    weights = np.broadcast_to(w, idx.shape).reshape(-1)
+    if layer == "EventFixedProb":  # "fixed connection probability": each pair with probability p
+        return Generated(counts, weights, "bernoulli", ("scalar", SCALAR_WEIGHT))
+    return Generated(counts, weights, "per_row", ("scalar", SCALAR_WEIGHT), k=k, multapses=False)
+
+
+BACKEND = Backend("brainstate", "brainstate 0.6 layers: EventLinear, FixedNumConn, EventFixedNumConn, EventFixedProb",
+                  ("brainstate",), prepare, variants=variants, generate=generate, structure_options=("layer",),
+                  wants_case=True)
