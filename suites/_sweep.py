@@ -1,0 +1,84 @@
+"""What every suite shares: the grid, the case of a parameter combination, and one
+``setup_cache`` that runs the whole grid once per asv run.
+
+The cases come from :mod:`evbench.bench` (the same ones ``evbench bench`` runs), read from the
+catalogue and the backends. The grid is ``$EVBENCH_GRID`` (``default`` unless set);
+``EVBENCH_FAMILY``, ``EVBENCH_BACKEND`` and ``EVBENCH_PRODUCT`` (comma-separated names) narrow
+it. Every suite class holds one product and takes the parameters ``bench.PARAM_NAMES``:
+family, backend, n, active, conn_num, batch, dtype, device (every kind JAX may have: cpu, gpu,
+tpu; an absent one is a ``NotImplementedError`` in ``setup``, which asv records as a skip).
+
+``setup_cache`` is defined once, here, so asv keys it by this one location and runs it once
+for all classes of all modules: it times every case in one process (what the ``track_``
+figures report) and leaves expensive structures in asv's cache directory, which is also where
+the benchmarks run; their ``setup`` reuses them, and a JAX compilation cache there, so that
+the per-combination processes asv starts stay cheap. It also writes what asv does not record
+(versions of JAX, jaxlib and every backend, the devices, the machine's read bandwidth, and the
+sweep's whole table with the measured active fractions) to ``results/asv-meta/<machine>/``.
+"""
+import os
+from pathlib import Path
+
+from evbench import bench
+
+#: versions, devices and the sweep's table go here, beside asv's results (results/asv)
+SIDECAR = Path(__file__).resolve().parents[1] / "results" / "asv-meta"
+
+GRID = bench.grid()
+FAMILIES = bench.env_filter("EVBENCH_FAMILY")
+BACKENDS = bench.env_filter("EVBENCH_BACKEND")
+PRODUCTS = bench.env_filter("EVBENCH_PRODUCT")
+
+
+class Sweep:
+    """Base of the suite classes: parameters, the shared ``setup_cache`` and the helpers
+    their ``setup`` methods use (it holds no benchmark itself)."""
+
+    param_names = list(bench.PARAM_NAMES)
+    timeout = GRID.timeout
+    version = bench.SUITE_VERSION
+    product_key = None
+
+    def setup_cache(self):
+        return bench.asv_sweep(GRID, sidecar_dir=SIDECAR)
+
+    setup_cache.timeout = GRID.sweep_timeout
+
+    def case(self, params) -> bench.BenchCase:
+        return bench.case_from_params(self.product_key, *params)
+
+    def prepare(self, sweep, params):
+        """The case built in this process and warmed up; a skip (``NotImplementedError``) or
+        error as the sweep found it, checked after the device."""
+        import jax
+
+        case = self.case(params)
+        bench.configure_process()
+        bench.device_for(case.device)
+        bench.sweep_record(sweep, case)
+        bench.configure_process(cache_dir=os.getcwd())  # asv's cache directory, shared by the run
+        prep = bench.prepare(case, reuse=bench.Reuse(bench.Structures(keep=0, disk=os.getcwd())), seed=GRID.seed)
+        jax.config.update("jax_default_device", prep.device)
+        bench.warm_up(prep)
+        return prep
+
+    def record(self, sweep, params) -> dict:
+        case = self.case(params)
+        rec = bench.sweep_record(sweep, case)
+        if rec is None:
+            raise NotImplementedError(f"{case.describe()}: not in this run's sweep")
+        return rec
+
+
+def product_classes(base, module_name: str) -> dict:
+    """One subclass of ``base`` per catalogue product (narrowed by ``EVBENCH_PRODUCT``), named
+    after it (``vecmat_batch`` -> ``VecmatBatch``), with the grid's parameters."""
+    _, _, products = bench.selection(None, None, PRODUCTS)
+    classes = {}
+    for product in products:
+        name = "".join(w[:1].upper() + w[1:] for w in product.key.split("_"))
+        params = bench.suite_params(GRID, product, families=FAMILIES, backends=BACKENDS)
+        classes[name] = type(name, (base,), dict(
+            __module__=module_name, __doc__=f"``{product.expr}`` ({product.key}) of every family × backend.",
+            product_key=product.key, params=params))
+    return classes
