@@ -41,8 +41,9 @@ class Implementation:
 
     run: Callable
     #: the dense float64 matrix to compare against, when the backend generates its own
-    #: connectivity (for example brainevent's just-in-time matrices); None: the family's reference
-    reference: np.ndarray | None = None
+    #: connectivity (for example brainevent's just-in-time matrices), or a function computing it
+    #: on first use (benchmarks never need it); None: the family's reference
+    reference: np.ndarray | Callable | None = None
     #: the backend's own structure, for memory figures and statistical checks
     structure: object = None
     note: str = ""
@@ -63,10 +64,16 @@ class Implementation:
     #: gradients, when the backend claims autodiff
     grad: GradSpec | None = None
 
+    def reference_matrix(self) -> np.ndarray | None:
+        """``reference``, computed now if it was given as a function."""
+        if callable(self.reference):
+            self.reference = np.asarray(self.reference(), dtype=np.float64)
+        return self.reference
+
     def reference_terms(self) -> tuple[np.ndarray, np.ndarray]:
         if self.terms is not None:
             return self.terms
-        ref = np.asarray(self.reference, dtype=np.float64)
+        ref = np.asarray(self.reference_matrix(), dtype=np.float64)
         return np.abs(ref), (ref != 0).astype(np.float64)
 
 

@@ -146,7 +146,9 @@ def prepare(family, conn, product, events="float", corder=False, matrix="array")
         build = _jitc_builder(family, conn.shape, spec["conn_prob"], spec["seed"], corder)
         S = build(params)
         dense_of = (lambda p: build(p).todense())
-        reference = np.asarray(S.todense(), dtype=np.float64)
+        # materialised only when a check needs it: benchmarks never do, and todense()
+        # compiles a kernel of its own in every fresh process
+        reference = (lambda: np.asarray(S.todense(), dtype=np.float64))
         note += f", corder={corder}; brainevent draws its own matrix (reference: its todense())"
     else:
         build, params, row, col = _stored(family, conn)
