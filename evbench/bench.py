@@ -326,13 +326,16 @@ def _probe(fam, be, prod, dtype, n: int) -> tuple:
     """``(build bytes, prepare bytes, stores dense, materialises dense)`` at n × n, p = 1/4:
     the structure's bytes plus the NumPy peak while building, then the NumPy peak while the
     backend prepares (plus the dense matrix it builds on the device, if it does)."""
+    from types import SimpleNamespace
+
     from .backends import Unsupported
 
     itemsize = np.dtype(dtype).itemsize
     conn, build_peak = _traced_peak(lambda: fam.build(n, n, conn_prob=_PROBE_P, seed=0, dtype=dtype))
     with _count_dense_materialisations() as calls:
         try:
-            _, prep_peak = _traced_peak(lambda: be.prepare(fam, conn, prod))
+            extra = {"case": SimpleNamespace(conn_prob=_PROBE_P, seed=0, variant=())} if be.wants_case else {}
+            _, prep_peak = _traced_peak(lambda: be.prepare(fam, conn, prod, **bench_variant(be, fam), **extra))
         except Unsupported:
             prep_peak = 0
     materialises = calls[0] > 0
@@ -426,6 +429,30 @@ class Structures:
         write_atomic(path, pickle.dumps(host, protocol=pickle.HIGHEST_PROTOCOL))
 
 
+#: which of a backend's variants is timed: the first its rule accepts (others: the first
+#: variant). brainevent and brainstate in their event-driven form for spikes: ``BinaryArray``
+#: events, the ``Event*`` layers
+BENCH_PREFER = {"brainevent": lambda option: option.get("events", "binary") == "binary",
+                "brainstate": lambda option: option.get("layer", "Event").startswith("Event")}
+
+
+def bench_variant(be, fam) -> dict:
+    """The options ``be`` is timed with for family ``fam`` (see :data:`BENCH_PREFER`)."""
+    options = be.variants(fam)
+    prefer = BENCH_PREFER.get(be.name, lambda option: True)
+    return dict(next((o for o in options if prefer(o)), options[0]))
+
+
+def _backend_case(case: "BenchCase", conn, seed: int):
+    """What a backend that draws its own connectivity (``Backend.wants_case``) needs of the
+    case: its connection probability, seed and the structure's options."""
+    from types import SimpleNamespace
+
+    scalar = np.ndim(getattr(conn, "weights", 0)) == 0
+    return SimpleNamespace(conn_prob=case.conn_prob, seed=seed,
+                           variant=(("weights", "scalar" if scalar else "per_synapse"),))
+
+
 class Reuse:
     """What consecutive cases of one process share: the structure on its device and the
     backend's prepared product (kept while the cases ask for the same ones)."""
@@ -458,7 +485,8 @@ class Reuse:
             self._impl_key, self.impl = None, None
             t0 = time.perf_counter()
             try:
-                self.impl = be.prepare(fam, conn, prod)
+                extra = {"case": _backend_case(case, conn, self._conn_key[2])} if be.wants_case else {}
+                self.impl = be.prepare(fam, conn, prod, **bench_variant(be, fam), **extra)
             except Unsupported as exc:
                 raise Skipped("unsupported", str(exc) or f"{case.backend} does not offer {case.product}") from None
             jax.block_until_ready(getattr(self.impl, "structure", None))
