@@ -102,6 +102,11 @@ GRIDS = {
     # `evbench bench --quick`: the comparison at n = 10⁴ from sparse to dense activity, minutes
     "quick": Grid("quick", n=(10_000,), n_large=(), active=(0.001, 0.01, 0.5), conn_num=(100,),
                   batch=(16,), dtype=("float32",), max_time=0.05, timeout=300, sweep_timeout=3600),
+    # `evbench run`: two sizes and four activities, so the report has curves, in about 5 minutes
+    # on 2 cores with every backend (short repeats: the IQR says how far to trust a point)
+    "run": Grid("run", n=(1_000, 3_000), n_large=(), active=(0.001, 0.01, 0.1, 0.5), conn_num=(100,), batch=(16,),
+                dtype=("float32",), min_repeats=5, max_repeats=7, max_time=0.02, min_sample=1e-3, timeout=300,
+                sweep_timeout=3600),
     # everything the issue asks for: hours
     "full": Grid("full", n=(1_000, 10_000, 100_000), n_large=(1_000_000,),
                  active=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 0.5), conn_num=(10, 100, 1000), batch=(8, 64),
@@ -967,6 +972,8 @@ def add_parser(sub) -> None:
     p.add_argument("--family", action="append", metavar="NAME", help="only this family (repeatable)")
     p.add_argument("--backend", action="append", metavar="NAME", help="only this backend (repeatable)")
     p.add_argument("--product", action="append", metavar="KEY", help="only this product (repeatable)")
+    p.add_argument("--device", action="append", choices=DEVICE_KINDS, metavar="KIND",
+                   help=f"only this device kind (repeatable; default: {', '.join(DEVICE_KINDS)}, absent ones skipped)")
     from .cli import add_output_args
 
     add_output_args(p)
@@ -988,7 +995,7 @@ def cmd_bench(args) -> int:
     t0 = time.perf_counter()
     machine_gb_s = read_bandwidth()
     meta = dict(versions(), machine_read_gb_s=machine_gb_s)
-    records = run(g, families=args.family, backends=args.backend, products=args.product,
+    records = run(g, families=args.family, backends=args.backend, products=args.product, devices=args.device,
                   progress=not args.no_progress, machine_gb_s=machine_gb_s)
     seconds = time.perf_counter() - t0
     frame = tidy(records, meta)
