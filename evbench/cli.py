@@ -180,9 +180,7 @@ def _add_validate(sub):
     backend_names = [b.name for b in backends()] + ["all"]
     for name, helptext, default in (
             ("validate", "check every operator against its NumPy float64 reference (native unless --backend)",
-             ["native"]),
-            ("run", "the main job: everything evbench measures on this machine (now: validate --profile quick "
-                    "--backend all)", ["all"])):
+             ["native"]),):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--family", action="append", choices=names, metavar="NAME",
                        help=f"only this family (repeatable); one of: {', '.join(names)}")
@@ -205,11 +203,32 @@ def _add_bench(sub):
     add_parser(sub)
 
 
+def _add_report(sub):
+    from .report import add_parser
+
+    add_parser(sub)
+
+
+def _add_run(sub):
+    from .mainjob import add_parser
+
+    add_parser(sub)
+
+
+def _add_spiketimes(sub):
+    from .spiketimes import add_parser
+
+    add_parser(sub)
+
+
 #: each entry adds its sub-commands to the parser: one line per command module
 COMMANDS = [
     _add_catalogue,
     _add_validate,
     _add_bench,
+    _add_report,
+    _add_run,
+    _add_spiketimes,
 ]
 
 
