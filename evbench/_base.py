@@ -16,8 +16,27 @@ Internally every structure implements four raw products on 2-D operands:
 The public ``vecmat`` / ``matvec`` validate the events, run the fast (event-driven) product
 forward, and differentiate through the ``_ad`` form (``jax.custom_vjp``), so ``grad`` with
 respect to the weights and to floating events equals the gradient of the dense product.
+
+Two implementations of the forward products
+-------------------------------------------
+* *portable*: ``_vecmat`` / ``_matvec``, pure JAX (loops over chunks of active inputs,
+  scatters and segment sums): every device.
+* *CPU kernels*: ``_vecmat_cpu`` / ``_matvec_cpu`` of the structures listing the product in
+  ``_cpu_products``: numba kernels (:mod:`evbench._kernels`) called from XLA through its FFI
+  (:mod:`evbench._ffi`), selected by ``lax.platform_dependent`` on the CPU only, so the
+  same jitted function runs the portable path on any other device.
+
+:func:`use_kernels` (a context manager) or the environment variable ``EVBENCH_KERNELS``
+(read at import) chooses: ``"auto"`` (default: the CPU kernels on the CPU where numba is
+installed, the portable path elsewhere) or ``"portable"`` (pure JAX everywhere). The choice is
+part of JAX's jit cache key, so a function traced under one is retraced under the other.
+Both paths are tested against the same references (``tests/test_portable.py`` runs the
+equivalence and property tests again under ``"portable"``).
 """
 from __future__ import annotations
+
+import contextlib
+import os
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +48,71 @@ from ._checks import dtype_of
 #: active rows processed per iteration of the event-driven loops
 CHUNK = 16
 
+# -- the choice of implementation -------------------------------------------------------------
+
+KERNEL_MODES = ("auto", "portable")
+_ENV = "EVBENCH_KERNELS"
+if os.environ.get(_ENV, "auto") not in KERNEL_MODES:
+    raise ValueError(f"{_ENV} must be one of {KERNEL_MODES}, got {os.environ[_ENV]!r}")
+
+
+def _make_mode_state():
+    """The mode as a JAX configuration state (thread-local, part of the jit cache key), or
+    None where this JAX has no such private API (then a global, and caches are cleared)."""
+    try:
+        from jax._src import config as jax_config
+
+        return jax_config.enum_state(
+            _ENV.lower(), list(KERNEL_MODES), "auto",
+            "evbench products: 'auto' (numba kernels on the CPU) or 'portable' (pure JAX)",
+            include_in_jit_key=True, include_in_trace_context=True)
+    except Exception:  # pragma: no cover - depends on the JAX version
+        return None
+
+
+_MODE_STATE = _make_mode_state()
+_MODE_FALLBACK = [os.environ.get(_ENV, "auto")]
+
+
+def kernel_mode() -> str:
+    """The current implementation choice: ``"auto"`` or ``"portable"``."""
+    return _MODE_STATE.value if _MODE_STATE is not None else _MODE_FALLBACK[0]
+
+
+@contextlib.contextmanager
+def use_kernels(mode: str):
+    """``with use_kernels("portable"): ...`` runs (and traces) the products inside with the
+    pure-JAX implementation; ``"auto"`` selects the CPU kernels on the CPU."""
+    if mode not in KERNEL_MODES:
+        raise ValueError(f"mode must be one of {KERNEL_MODES}, got {mode!r}")
+    if _MODE_STATE is not None:
+        with _MODE_STATE(mode):
+            yield
+        return
+    old, _MODE_FALLBACK[0] = _MODE_FALLBACK[0], mode  # pragma: no cover
+    jax.clear_caches()  # pragma: no cover
+    try:  # pragma: no cover
+        yield
+    finally:  # pragma: no cover
+        _MODE_FALLBACK[0] = old
+        jax.clear_caches()
+
+
+def cpu_kernels_available() -> tuple[bool, str]:
+    """Whether the CPU kernels can run in this installation, and why not."""
+    from ._ffi import available
+
+    return available()
+
+
+def _forward(conn, S, which: str):
+    """The forward product ``which`` ("vecmat" or "matvec"): the CPU kernel on the CPU when
+    the mode and the structure allow it, the portable product otherwise."""
+    portable = getattr(conn, "_" + which)
+    if kernel_mode() == "portable" or which not in conn._cpu_products or not cpu_kernels_available()[0]:
+        return portable(S)
+    return lax.platform_dependent(S, cpu=getattr(conn, f"_{which}_cpu"), default=portable)
+
 
 class Connectivity:
     """Base class of every connectivity structure (a JAX pytree).
@@ -39,6 +123,8 @@ class Connectivity:
 
     _leaf_fields: tuple[str, ...] = ()
     _static_fields: tuple[str, ...] = ("shape",)
+    #: products with a CPU kernel (``_vecmat_cpu`` / ``_matvec_cpu``)
+    _cpu_products: tuple[str, ...] = ()
     #: stops NumPy from treating a structure as an object array in ``ndarray @ M``
     __array_ufunc__ = None
 
@@ -187,8 +273,8 @@ def _bilinear(fast, slow):
 
 
 # jitted so that eager calls reuse one compilation per structure type and shape
-_vecmat_p = jax.jit(_bilinear(lambda c, S: c._vecmat(S), lambda c, S: c._vecmat_ad(S)))
-_matvec_p = jax.jit(_bilinear(lambda c, S: c._matvec(S), lambda c, S: c._matvec_ad(S)))
+_vecmat_p = jax.jit(_bilinear(lambda c, S: _forward(c, S, "vecmat"), lambda c, S: c._vecmat_ad(S)))
+_matvec_p = jax.jit(_bilinear(lambda c, S: _forward(c, S, "matvec"), lambda c, S: c._matvec_ad(S)))
 
 
 class Transposed(Connectivity):
@@ -233,6 +319,17 @@ class Transposed(Connectivity):
 
     def _matvec_ad(self, S):
         return self.base._vecmat_ad(S.T).T
+
+    @property
+    def _cpu_products(self):
+        swap = {"vecmat": "matvec", "matvec": "vecmat"}
+        return tuple(swap[p] for p in self.base._cpu_products)
+
+    def _vecmat_cpu(self, S):
+        return self.base._matvec_cpu(S.T).T
+
+    def _matvec_cpu(self, S):
+        return self.base._vecmat_cpu(S.T).T
 
 
 # -- event-driven drivers ---------------------------------------------------------------------

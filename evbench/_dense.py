@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from . import _ffi
 from ._base import Connectivity, for_active_chunks
 from ._checks import check_shape
 from ._weights import as_weights
@@ -17,6 +18,7 @@ class DenseMatrix(Connectivity):
 
     _leaf_fields = ("weights",)
     _static_fields = ("shape",)
+    _cpu_products = ("vecmat", "matvec")
 
     def __init__(self, weights):
         w = as_weights("weights", weights, shape=None)
@@ -49,3 +51,13 @@ class DenseMatrix(Connectivity):
             return out + jnp.take(W, cols, axis=1) @ coef.T
 
         return for_active_chunks(ST, jnp.zeros((self.n_rows, S.shape[1]), S.dtype), body)
+
+    def _vecmat_cpu(self, S):
+        from ._kernels import dense_vecmat
+
+        return _ffi.call(dense_vecmat, _ffi.out((S.shape[0], self.n_cols), S.dtype), S, self.weights)
+
+    def _matvec_cpu(self, S):
+        from ._kernels import dense_matvec
+
+        return _ffi.call(dense_matvec, _ffi.out((self.n_rows, S.shape[1]), S.dtype), self.weights, S)

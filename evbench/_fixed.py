@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from . import _ffi
 from ._base import Connectivity, Transposed, scatter_active_rows
 from ._checks import check_shape
 from ._weights import as_index, as_weights
@@ -19,6 +20,7 @@ class FixedNumPerPre(Connectivity):
 
     _leaf_fields = ("indices", "weights")
     _static_fields = ("shape",)
+    _cpu_products = ("vecmat", "matvec")
 
     def __init__(self, indices, weights, shape, *, dtype=None):
         shape = check_shape("shape", shape)
@@ -68,6 +70,21 @@ class FixedNumPerPre(Connectivity):
         return out.at[:, self.indices.reshape(-1)].add(contrib.reshape(S.shape[0], -1))
 
     _matvec_ad = _matvec
+
+    def _flat_weights(self):
+        return self.weights if self.weights.ndim == 0 else self.weights.reshape(-1)
+
+    def _vecmat_cpu(self, S):
+        from ._kernels import fixed_vecmat
+
+        return _ffi.call(fixed_vecmat, _ffi.out((S.shape[0], self.n_cols), S.dtype), S, self.indices,
+                         self._flat_weights())
+
+    def _matvec_cpu(self, S):
+        from ._kernels import fixed_matvec
+
+        return _ffi.call(fixed_matvec, _ffi.out((self.n_rows, S.shape[1]), S.dtype), self.indices,
+                         self._flat_weights(), S)
 
 
 class FixedNumPerPost(Transposed):

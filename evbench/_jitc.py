@@ -72,6 +72,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from . import _ffi
 from ._base import Connectivity, Transposed, for_active_chunks
 from ._checks import check_dtype, check_finite_scalar, check_prob, check_seed, check_shape
 
@@ -192,6 +193,7 @@ class _JITCRow(Connectivity):
 
     kind: str = ""
     _params: tuple[str, ...] = ()
+    _cpu_products = ("vecmat", "matvec")
     _static_fields = ("shape", "conn_prob", "cap", "n_bits", "overflow", "block", "quantisation_error")
 
     def __init_subclass__(cls, **kwargs):
@@ -394,6 +396,32 @@ class _JITCRow(Connectivity):
             return self._visit(rows, ok, jnp.zeros((self.block, b), S.dtype), fn)
 
         return self._blocks(block).reshape(-1, b)[: self.n_rows]
+
+    # -- CPU kernels (evbench._kernels: the same scheme, one row at a time) -------------------
+    def _kernel_args(self):
+        """``seed, table, draw keys, params, meta`` as the kernels take them."""
+        from ._kernels import MAX_BLOCK
+
+        dt = self.dtype
+        values = list(self._param_values()) + [jnp.zeros((), dt)] * (2 - len(self._params))
+        consts = [jnp.asarray(2.0 ** -24, dt), jnp.asarray(-2.0, dt), jnp.asarray(2.0 * np.pi, dt)]
+        params = jnp.stack([jnp.asarray(v, dt) for v in values] + consts)
+        expected = self.n_cols * self.conn_prob
+        block = int(min(MAX_BLOCK, max(8, math.ceil(expected + 3.0 * math.sqrt(expected) + 4.0))))
+        meta = np.array([self.n_bits, int(self.overflow), ("scalar", "uniform", "normal").index(self.kind), block],
+                        np.int32)
+        keys = np.array(_DRAW_KEYS, np.uint32)
+        return self.seed.reshape(1), self.table, keys, params, meta
+
+    def _vecmat_cpu(self, S):
+        from ._kernels import jitc_vecmat
+
+        return _ffi.call(jitc_vecmat, _ffi.out((S.shape[0], self.n_cols), S.dtype), S, *self._kernel_args())
+
+    def _matvec_cpu(self, S):
+        from ._kernels import jitc_matvec
+
+        return _ffi.call(jitc_matvec, _ffi.out((self.n_rows, S.shape[1]), S.dtype), *self._kernel_args(), S)
 
     def _vecmat_ad(self, S):
         return _vecmat_cv(self, S)

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _ffi
 from ._base import Connectivity, Transposed, scalar_or_gather, scatter_active_rows
 from ._checks import check_shape
 from ._weights import as_index, as_weights
@@ -70,6 +71,7 @@ class CSR(Connectivity):
 
     _leaf_fields = ("indptr", "indices", "weights")
     _static_fields = ("shape", "max_row_nnz")
+    _cpu_products = ("vecmat", "matvec")
 
     def __init__(self, indptr, indices, weights, shape, *, dtype=None):
         shape = check_shape("shape", shape)
@@ -133,6 +135,18 @@ class CSR(Connectivity):
         return jnp.zeros((S.shape[0], self.n_cols), S.dtype).at[:, self.indices].add(contrib)
 
     _matvec_ad = _matvec
+
+    def _vecmat_cpu(self, S):
+        from ._kernels import csr_vecmat
+
+        return _ffi.call(csr_vecmat, _ffi.out((S.shape[0], self.n_cols), S.dtype), S, self.indptr, self.indices,
+                         self.weights)
+
+    def _matvec_cpu(self, S):
+        from ._kernels import csr_matvec
+
+        return _ffi.call(csr_matvec, _ffi.out((self.n_rows, S.shape[1]), S.dtype), self.indptr, self.indices,
+                         self.weights, S)
 
 
 class CSC(Transposed):

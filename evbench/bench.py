@@ -74,6 +74,9 @@ class Grid:
     #: weight dtypes (events are boolean spikes)
     dtype: tuple
     devices: tuple = DEVICE_KINDS
+    #: connection probabilities; when given they replace ``conn_num``: at each ``n`` the cases
+    #: take ``conn_num = round(conn_prob · n)`` (so ``conn_prob`` is exact)
+    conn_prob: tuple = ()
     #: timed repeats per case: at least ``min_repeats``, at most ``max_repeats``, stopping
     #: after ``max_time`` seconds; each repeat averages enough calls to last ``min_sample``
     min_repeats: int = 3
@@ -90,6 +93,12 @@ class Grid:
 
     def batches(self, product) -> tuple:
         return tuple(self.batch) if product.batched else (1,)
+
+    def conn_nums(self, n: int) -> tuple:
+        """The connections per neuron of the cases at size ``n``."""
+        if self.conn_prob:
+            return tuple(max(1, int(round(p * n))) for p in self.conn_prob)
+        return tuple(self.conn_num)
 
 
 GRIDS = {
@@ -112,6 +121,13 @@ GRIDS = {
                  active=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 0.5), conn_num=(10, 100, 1000), batch=(8, 64),
                  dtype=("float32", "float64"), max_time=1.0, timeout=1800, sweep_timeout=86_400),
 }
+
+#: the native-performance grid (README "Native performance", ``tools/native_perf.py``):
+#: connection probability 1 % and 10 % at every n. Not in GRIDS: its ``conn_num`` depends on
+#: ``n``, which asv's cartesian parameters cannot express
+STANDARD = Grid("standard", n=(1_000, 10_000, 100_000), n_large=(), active=(0.001, 0.01, 0.05), conn_num=(),
+                conn_prob=(0.01, 0.1), batch=(16, 64), dtype=("float32",), min_repeats=3, max_repeats=7,
+                max_time=0.2, min_sample=2e-3, timeout=600, sweep_timeout=86_400)
 
 
 def grid(name: str | None = None) -> Grid:
@@ -196,8 +212,8 @@ def cases(g: Grid, *, families=None, backends=None, products=None, devices=None)
     prepared product, come together (what :func:`run` caches)."""
     fams, bes, prods = selection(families, backends, products)
     for device in devices or g.devices:
-        for fam, n, k, dtype in itertools.product(fams, g.sizes(), g.conn_num, g.dtype):
-            for be, prod in itertools.product(bes, prods):
+        for fam, n in itertools.product(fams, g.sizes()):
+            for (k, dtype), be, prod in itertools.product(itertools.product(g.conn_nums(n), g.dtype), bes, prods):
                 for batch, active in itertools.product(g.batches(prod), g.active):
                     yield BenchCase(fam.name, be.name, prod.key, n, active, k, batch, dtype, device)
 
@@ -205,7 +221,8 @@ def cases(g: Grid, *, families=None, backends=None, products=None, devices=None)
 def suite_params(g: Grid, product, *, families=None, backends=None, devices=None) -> list[list]:
     """asv ``params`` for the class of ``product``, in :data:`PARAM_NAMES` order."""
     fams, bes, _ = selection(families, backends, None)
-    return [[f.name for f in fams], [b.name for b in bes], list(g.sizes()), list(g.active), list(g.conn_num),
+    conn_nums = sorted({k for n in g.sizes() for k in g.conn_nums(n)})
+    return [[f.name for f in fams], [b.name for b in bes], list(g.sizes()), list(g.active), conn_nums,
             list(g.batches(product)), list(g.dtype), list(devices or g.devices)]
 
 

@@ -1,0 +1,369 @@
+"""The CPU fast path: numba kernels of the native products, called from XLA through its FFI.
+
+Every kernel computes exactly what the portable (pure JAX) product of its structure computes,
+from the same stored arrays, with a different summation order: each output is summed over its
+terms in increasing input index (the error bound of :mod:`evbench.tolerance` holds for any
+order). Kernels write every output element; they never raise (inputs are validated before).
+
+Layouts: ``S`` is ``(b, n_rows)`` for ``events @ M`` (``*_vecmat``) and ``(n_cols, b)`` for
+``M @ events`` (``*_matvec``); weights are per synapse, or one scalar passed as ``(1,)``
+(``ws = 0`` below). Event-driven kernels skip an input whose events are all zero; the
+O(synapses) ones (CSR ``M @ events``, fixed-per-pre ``M @ events``, just-in-time against the
+generation axis) visit every stored or generated synapse.
+
+Just-in-time connectivity: the scheme of :mod:`evbench._jitc` (its docstring), one row at a
+time: slot ``t`` of row ``i`` has the key ``base = mix(row_key ^ t)``, its skip is read from
+``n_bits`` binary digits ``mix(base ^ C_l) < T_l``, and the row ends at the first column
+``>= n_cols`` (or at an overflow draw). Slots are generated a block at a time (about the
+expected row length, at most ``MAX_BLOCK``) into two small buffers: the digit loop runs over
+the block, so the compiler vectorises it, and the memory is O(1) in the size. Weights are
+drawn only for the synapses a product uses.
+"""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+_jit = nb.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+_inline = nb.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy", inline="always")
+
+_M32 = np.uint64(0xFFFFFFFF)
+_C1 = np.uint64(0x7FEB352D)
+_C2 = np.uint64(0x846CA68B)
+_S15, _S16 = np.uint64(15), np.uint64(16)
+_SEED_KEY = np.uint64(0x6A09E667)
+_ALWAYS = np.uint64(0xFFFFFFFF)
+#: the most slots generated per block in the just-in-time kernels
+MAX_BLOCK = 512
+
+#: output elements of the samples handled together by the ``*_vecmat`` kernels: a batch is
+#: processed in groups of samples whose outputs fit in the L2 cache (512 KB of float32), so a
+#: scatter into a long output row does not miss the cache once per synapse
+_GROUP_ELEMENTS = 1 << 17
+
+
+@_inline
+def _group(b, n_out):
+    """Samples per group for outputs of length ``n_out``: at least 1, at most ``b``."""
+    return max(1, min(b, _GROUP_ELEMENTS // max(n_out, 1)))
+
+
+# -- event × dense weights --------------------------------------------------------------------
+
+
+@_jit
+def dense_vecmat(S, W, out):
+    """``out (b, n) = S (b, m) @ W (m, n)``: the rows of the active inputs, added in order."""
+    b, m = S.shape
+    n = W.shape[1]
+    out[:, :] = 0
+    g = _group(b, n)
+    for k0 in range(0, b, g):
+        for i in range(m):
+            for k in range(k0, min(b, k0 + g)):
+                s = S[k, i]
+                if s != 0:
+                    for j in range(n):
+                        out[k, j] += s * W[i, j]
+
+
+@_jit
+def dense_matvec(W, S, out):
+    """``out (m, b) = W (m, n) @ S (n, b)``: each row gathers, for each sample, the columns of
+    that sample's active inputs (per-sample lists: the work per sample is the vector's; the
+    row of ``W`` stays in cache across the samples)."""
+    n, b = S.shape
+    m = W.shape[0]
+    count = np.zeros(b + 1, np.int64)
+    for j in range(n):
+        for k in range(b):
+            if S[j, k] != 0:
+                count[k + 1] += 1
+    for k in range(b):
+        count[k + 1] += count[k]
+    idx = np.empty(count[b], np.int64)
+    vals = np.empty(count[b], S.dtype)
+    fill = count[:b].copy()
+    for j in range(n):
+        for k in range(b):
+            if S[j, k] != 0:
+                idx[fill[k]] = j
+                vals[fill[k]] = S[j, k]
+                fill[k] += 1
+    out[:, :] = 0
+    for i in range(m):
+        for k in range(b):
+            acc = out[i, k]
+            for t in range(count[k], count[k + 1]):
+                acc += W[i, idx[t]] * vals[t]
+            out[i, k] = acc
+
+
+# -- CSR (and CSC, fixed probability: CSR underneath) ----------------------------------------
+
+
+@_jit
+def csr_vecmat(S, indptr, indices, w, out):
+    """``out (b, n) = S (b, m) @ M`` for a CSR ``M``: the rows of the active inputs only."""
+    b, m = S.shape
+    ws = 1 if w.shape[0] == indices.shape[0] else 0
+    out[:, :] = 0
+    g = _group(b, out.shape[1])
+    for k0 in range(0, b, g):
+        for i in range(m):
+            lo, hi = indptr[i], indptr[i + 1]
+            for k in range(k0, min(b, k0 + g)):
+                s = S[k, i]
+                if s != 0:
+                    if ws:
+                        for p in range(lo, hi):
+                            out[k, indices[p]] += s * w[p]
+                    else:
+                        sw = s * w[0]
+                        for p in range(lo, hi):
+                            out[k, indices[p]] += sw
+
+
+@_jit
+def csr_matvec(indptr, indices, w, S, out):
+    """``out (m, b) = M @ S (n, b)`` for a CSR ``M``: every row gathers its synapses."""
+    m, b = out.shape
+    ws = 1 if w.shape[0] == indices.shape[0] else 0
+    out[:, :] = 0
+    for i in range(m):
+        lo, hi = indptr[i], indptr[i + 1]
+        if b == 1:
+            acc = out[i, 0]
+            for p in range(lo, hi):
+                acc += w[p * ws] * S[indices[p], 0]
+            out[i, 0] = acc
+        else:
+            for p in range(lo, hi):
+                wp = w[p * ws]
+                j = indices[p]
+                for k in range(b):
+                    out[i, k] += wp * S[j, k]
+
+
+# -- fixed number of connections per presynaptic neuron (per post: the transpose) ----------
+
+
+@_jit
+def fixed_vecmat(S, indices, w, out):
+    """``out (b, n) = S (b, m) @ M``, row ``i`` of ``M`` holding the ``K`` columns ``indices[i]``."""
+    b, m = S.shape
+    K = indices.shape[1]
+    ws = 1 if w.shape[0] == m * K else 0
+    out[:, :] = 0
+    g = _group(b, out.shape[1])
+    for k0 in range(0, b, g):
+        for i in range(m):
+            for k in range(k0, min(b, k0 + g)):
+                s = S[k, i]
+                if s != 0:
+                    if ws:
+                        for q in range(K):
+                            out[k, indices[i, q]] += s * w[i * K + q]
+                    else:
+                        sw = s * w[0]
+                        for q in range(K):
+                            out[k, indices[i, q]] += sw
+
+
+@_jit
+def fixed_matvec(indices, w, S, out):
+    """``out (m, b) = M @ S (n, b)``: every row gathers its ``K`` inputs."""
+    m, b = out.shape
+    K = indices.shape[1]
+    ws = 1 if w.shape[0] == m * K else 0
+    out[:, :] = 0
+    for i in range(m):
+        if b == 1:
+            acc = out[i, 0]
+            for q in range(K):
+                acc += w[(i * K + q) * ws] * S[indices[i, q], 0]
+            out[i, 0] = acc
+        else:
+            for q in range(K):
+                wp = w[(i * K + q) * ws]
+                j = indices[i, q]
+                for k in range(b):
+                    out[i, k] += wp * S[j, k]
+
+
+# -- just-in-time connectivity ------------------------------------------------------------------
+
+
+@_inline
+def _mix(x):
+    """The mixer on a uint64 holding a 32-bit value (scalar code)."""
+    x ^= x >> _S16
+    x = (x * _C1) & _M32
+    x ^= x >> _S15
+    x = (x * _C2) & _M32
+    x ^= x >> _S16
+    return x
+
+
+_U15, _U16 = np.uint32(15), np.uint32(16)
+_D1, _D2 = np.uint32(0x7FEB352D), np.uint32(0x846CA68B)
+
+
+@_inline
+def _mix32(x):
+    """The mixer in uint32 arithmetic (what the block loops use: it vectorises)."""
+    x = np.uint32(x ^ (x >> _U16))
+    x = np.uint32(x * _D1)
+    x = np.uint32(x ^ (x >> _U15))
+    x = np.uint32(x * _D2)
+    return np.uint32(x ^ (x >> _U16))
+
+
+@_inline
+def _row_key(seed, i):
+    return _mix(_mix(np.uint64(seed) ^ _SEED_KEY) ^ np.uint64(i))
+
+
+@_jit
+def _slots(row_key, t0, n_slots, table, keys, n_bits, overflow, base, skip):
+    """Keys and skips (uint32) of slots ``t0 .. t0 + n_slots``; an overflow draw (the row
+    ends) sets the skip to ``2^32 - 1``, past any column. Branch-free loops over the block."""
+    rk = np.uint32(row_key)
+    for s in range(n_slots):
+        base[s] = _mix32(np.uint32(rk ^ np.uint32(t0 + s)))
+        skip[s] = 0
+    for level in range(n_bits):
+        thr = np.uint32(table[level])
+        key = np.uint32(keys[level])
+        sh = np.uint32(level)
+        for s in range(n_slots):
+            h = _mix32(np.uint32(base[s] ^ key))
+            skip[s] = np.uint32(skip[s] | np.uint32(np.uint32(h < thr) << sh))
+    if overflow:
+        thr = np.uint32(table[32])
+        key = np.uint32(keys[32])
+        always = thr == np.uint32(0xFFFFFFFF)
+        for s in range(n_slots):
+            if always or _mix32(np.uint32(base[s] ^ key)) < thr:
+                skip[s] = np.uint32(0xFFFFFFFF)
+
+
+@_inline
+def _weight(kind, params, b, keys, u):
+    """The weight of the synapse with slot key ``b`` (scalar, uniform or normal; see
+    :mod:`evbench._jitc`); ``params = (p0, p1, 2^-24, -2, 2 pi)`` in the weight dtype and ``u``
+    a one-element scratch array of that dtype (integer -> weight dtype conversion)."""
+    if kind == 0:
+        return params[0]
+    if kind == 1:
+        u[0] = _mix(b ^ np.uint64(keys[33])) >> np.uint64(8)
+        return params[0] + (params[1] - params[0]) * (u[0] * params[2])
+    u[0] = (_mix(b ^ np.uint64(keys[33])) >> np.uint64(8)) + np.uint64(1)
+    u1 = u[0] * params[2]
+    u[0] = _mix(b ^ np.uint64(keys[34])) >> np.uint64(8)
+    u2 = u[0] * params[2]
+    z = np.sqrt(params[3] * np.log(u1)) * np.cos(params[4] * u2)
+    return params[0] + params[1] * z
+
+
+@_jit
+def jitc_vecmat(S, seed, table, keys, params, meta, out):
+    """``out (b, n) = S (b, m) @ M``, ``M`` generated row by row: the rows of the active inputs.
+    ``meta = (n_bits, overflow, kind, block)``: ``kind`` 0 scalar, 1 uniform, 2 normal;
+    ``block`` the slots generated at a time."""
+    b, m = S.shape
+    n = out.shape[1]
+    n_bits, overflow, kind, block = meta[0], meta[1] != 0, meta[2], meta[3]
+    base = np.empty(block, np.uint32)
+    skip = np.empty(block, np.uint32)
+    u = np.empty(1, params.dtype)
+    ks = np.empty(b, np.int64)      # the samples in which input i is active
+    vs = np.empty(b, params.dtype)  # and their events
+    out[:, :] = 0
+    g = _group(b, n)
+    for k0 in range(0, b, g):
+        _jitc_rows(S, seed, table, keys, params, n_bits, overflow, kind, block, base, skip, u, ks, vs, k0,
+                   min(b, k0 + g), out)
+
+
+@_jit
+def _jitc_rows(S, seed, table, keys, params, n_bits, overflow, kind, block, base, skip, u, ks, vs, k_lo, k_hi, out):
+    """The rows active in samples ``k_lo .. k_hi`` of ``S``, generated once each."""
+    m = S.shape[1]
+    n = out.shape[1]
+    for i in range(m):
+        a = 0
+        for k in range(k_lo, k_hi):
+            if S[k, i] != 0:
+                ks[a] = k
+                vs[a] = S[k, i]
+                a += 1
+        if a == 0:
+            continue
+        row_key = _row_key(seed[0], i)
+        c, t0, going = -1, 0, True
+        while going:
+            _slots(row_key, t0, block, table, keys, n_bits, overflow, base, skip)
+            for s in range(block):
+                g = skip[s]
+                if g >= np.uint64(n):  # an overflow, or a skip past the last column
+                    going = False
+                    break
+                c += np.int64(g) + 1
+                if c >= n:
+                    going = False
+                    break
+                w = _weight(kind, params, np.uint64(base[s]), keys, u)
+                for q in range(a):
+                    out[ks[q], c] += vs[q] * w
+            t0 += block
+
+
+@_jit
+def jitc_matvec(seed, table, keys, params, meta, S, out):
+    """``out (m, b) = M @ S (n, b)``, every row of ``M`` generated (O(m n p)); weights are drawn
+    only for the synapses that meet an active input. The events are first listed per input
+    (scratch of the size of the input's events), so each synapse visits only its samples."""
+    n, b = S.shape
+    m = out.shape[0]
+    n_bits, overflow, kind, block = meta[0], meta[1] != 0, meta[2], meta[3]
+    base = np.empty(block, np.uint32)
+    skip = np.empty(block, np.uint32)
+    u = np.empty(1, params.dtype)
+    # the events of each input as a list (input c: samples ks[ptr[c]:ptr[c + 1]], values vs)
+    ptr = np.zeros(n + 1, np.int64)
+    for c in range(n):
+        for k in range(b):
+            if S[c, k] != 0:
+                ptr[c + 1] += 1
+    for c in range(n):
+        ptr[c + 1] += ptr[c]
+    ks = np.empty(ptr[n], np.int32)
+    vs = np.empty(ptr[n], S.dtype)
+    for c in range(n):
+        q = ptr[c]
+        for k in range(b):
+            if S[c, k] != 0:
+                ks[q] = k
+                vs[q] = S[c, k]
+                q += 1
+    out[:, :] = 0
+    for i in range(m):
+        row_key = _row_key(seed[0], i)
+        c, t0, going = -1, 0, True
+        while going:
+            _slots(row_key, t0, block, table, keys, n_bits, overflow, base, skip)
+            for s in range(block):
+                g = skip[s]
+                if g >= np.uint64(n):
+                    going = False
+                    break
+                c += np.int64(g) + 1
+                if c >= n:
+                    going = False
+                    break
+                if ptr[c + 1] > ptr[c]:
+                    w = _weight(kind, params, np.uint64(base[s]), keys, u)
+                    for q in range(ptr[c], ptr[c + 1]):
+                        out[i, ks[q]] += w * vs[q]
+            t0 += block

@@ -1,0 +1,224 @@
+"""The native-performance table (README, "Native performance"): evbench's native operators
+against brainevent and the dense XLA product on the standard grid, side by side in one process.
+
+    flock /tmp/evbench-bench.lock env PYTHONPATH=. python tools/native_perf.py [--out results]
+
+Cases: ``evbench.bench.STANDARD`` (n = 10³, 10⁴, 10⁵; active 0.1, 1, 5 %; connection
+probability 1 and 10 %; batch 16, 64; float32), for each family the event-driven products
+(``events @ M`` and its batch for row-driven families, ``M @ events`` and its batch for
+column-driven ones; both for dense weights), backends native, brainevent (``BinaryArray``
+events, its event-driven form) and dense (XLA matmul of the materialised matrix, skipped where
+the matrix does not fit). Extra jobs: dense weights at 10 and 20 % active (target 3); the
+products against the generation axis of the just-in-time families at n ≤ 10⁴ (target 4).
+
+Not run (see the README): structures stored in O(synapses) memory at n = 10⁵ with 10 %
+connectivity (10⁹ synapses, 8 GB plus the peer's copy, beyond this shared machine's free
+memory); COO at n = 10⁵ (not event-driven, no brainevent counterpart, and its portable product
+materialises batch × synapses); brainevent's just-in-time products at n = 10⁵ beyond one point
+per orientation (scalar weights, 1 % connectivity, 1 % active, the unbatched product: each call
+takes seconds); batched products at 0.1 and 5 % active (time).
+
+Writes ``OUT/<machine>/native-perf-<UTC time>.csv`` (every record of ``evbench.bench``, one row
+per case and repeat) and ``.md`` (the table: medians and ratios), plus ``.meta.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROWS = ("dense", "coo", "csr", "fixed_per_pre", "fixed_prob", "jitc_scalar_r", "jitc_normal_r", "jitc_uniform_r")
+COLS = ("dense", "csc", "fixed_per_post", "jitc_scalar_c", "jitc_normal_c", "jitc_uniform_c")
+JITC_R = ("jitc_scalar_r", "jitc_normal_r", "jitc_uniform_r")
+JITC_C = ("jitc_scalar_c", "jitc_normal_c", "jitc_uniform_c")
+JITC = JITC_R + JITC_C
+BACKENDS = ("native", "brainevent", "dense")
+ROW_PRODUCTS, COL_PRODUCTS = ("vecmat", "vecmat_batch"), ("matvec", "matvec_batch")
+
+
+def jobs(quick: bool = False):
+    """``(label, grid, families, backends, products)`` in run order. The batched products run at
+    1 % active (every n, connection probability and batch size), the vector products at every
+    active fraction: the run fits in about half an hour on this shared machine."""
+    from evbench.bench import STANDARD
+
+    std = dataclasses.replace(STANDARD, devices=("cpu",))  # this table is the CPU's
+    if quick:  # a smoke run of the script itself
+        std = dataclasses.replace(std, n=(1_000,), active=(0.01,), batch=(16,), max_time=0.02, min_repeats=1)
+    else:
+        std = dataclasses.replace(std, max_time=0.1, max_repeats=5)
+    small = dataclasses.replace(std, n=tuple(n for n in std.n if n <= 10_000))
+    large = tuple(n for n in std.n if n > 10_000)
+    out = []
+
+    def add(label, grid, fams, bes, prods):
+        if not fams:
+            return
+        single = tuple(p for p in prods if not p.endswith("_batch"))
+        batched = tuple(p for p in prods if p.endswith("_batch"))
+        if single:
+            out.append((label, grid, fams, bes, single))
+        if batched:
+            out.append((label, dataclasses.replace(grid, active=(0.01,)), fams, bes, batched))
+
+    for fams, prods in ((ROWS, ROW_PRODUCTS), (COLS, COL_PRODUCTS)):
+        add("event-driven", small, fams, BACKENDS, prods)
+        if large:
+            g1 = dataclasses.replace(std, n=large, conn_prob=(0.01,))
+            add("event-driven", g1, tuple(f for f in fams if f not in JITC and f != "coo"), BACKENDS, prods)
+            add("event-driven", g1, tuple(f for f in fams if f in JITC), ("native",), prods)
+            add("event-driven", dataclasses.replace(g1, active=(0.01,)), tuple(f for f in fams if f in JITC)[:1],
+                ("brainevent",), prods[:1])
+            g10 = dataclasses.replace(std, n=large, conn_prob=(0.1,))
+            add("event-driven", g10, tuple(f for f in fams if f in JITC), ("native",), prods)
+    if not quick:
+        out.extend(corder_jobs())
+        dense20 = dataclasses.replace(small, active=(0.1, 0.2), conn_prob=(0.1,), batch=(16,))
+        add("dense weights, 10-20 % active", dense20, ("dense",), BACKENDS, ("vecmat", "matvec"))
+        against = dataclasses.replace(small, active=(0.01,))
+        add("against the generation axis", against, JITC_R, ("native", "brainevent"), ("matvec",))
+        add("against the generation axis", against, JITC_C, ("native", "brainevent"), ("vecmat",))
+    return out
+
+
+def corder_jobs():
+    """brainevent's row-oriented just-in-time matrices with ``corder=True``: with its default
+    (``corder=False``) their ``events @ M`` visits every row (O(n_rows · n_cols · p), see the
+    table), with ``corder=True`` it is event-driven, like evbench's. Labelled apart."""
+    from evbench.bench import STANDARD
+
+    std = dataclasses.replace(STANDARD, devices=("cpu",), max_time=0.1, max_repeats=5)
+    small = dataclasses.replace(std, n=tuple(n for n in std.n if n <= 10_000))
+    label = "brainevent corder=True (JITC R)"
+    return [(label, small, JITC_R, ("native", "brainevent"), ("vecmat",)),
+            (label, dataclasses.replace(small, active=(0.01,)), JITC_R, ("native", "brainevent"), ("vecmat_batch",)),
+            (label, dataclasses.replace(std, n=(100_000,), conn_prob=(0.01,), active=(0.01,)), JITC_R[:1],
+             ("brainevent",), ("vecmat",))]
+
+
+def table(frame):
+    """One row per case (family, product, n, conn_prob, active, batch): median ms per backend and
+    the ratios native / brainevent and native / dense (below 1: native is faster)."""
+    import pandas as pd
+
+    keys = ["job", "family", "product", "n", "conn_prob", "active", "batch"]
+    ok = frame[frame.status == "ok"].drop_duplicates(keys + ["backend"])
+    t = ok.pivot_table(index=keys, columns="backend", values="median_s", sort=False) * 1e3
+    t.columns = [f"{c}_ms" for c in t.columns]
+    for c in ("native_ms", "brainevent_ms", "dense_ms"):
+        if c not in t:
+            t[c] = np.nan
+    t["native/brainevent"] = t["native_ms"] / t["brainevent_ms"]
+    t["native/dense"] = t["native_ms"] / t["dense_ms"]
+    native = ok[ok.backend == "native"].set_index(keys)
+    t["native_GB_s"] = native["effective_gb_s"]
+    t["native_bw_fraction"] = native["bandwidth_fraction"]
+    t["native_events_per_s"] = native["events_per_s"]
+    skipped = frame[(frame.status != "ok")].drop_duplicates(keys + ["backend"])
+    notes = skipped.groupby(keys).apply(lambda g: "; ".join(f"{b}: {s}" for b, s in zip(g.backend, g.status)),
+                                        include_groups=False)
+    t = t.join(notes.rename("skipped"), how="outer") if len(notes) else t.assign(skipped="")
+    return t.reset_index()
+
+
+def markdown(t, meta) -> str:
+    def fmt(v, digits=3):
+        if isinstance(v, str):
+            return v
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return "–"
+        if isinstance(v, (int, np.integer)) or (isinstance(v, float) and v.is_integer() and abs(v) >= 1000):
+            return f"{int(v):d}"
+        return f"{v:.{digits}g}"
+
+    cols = ["family", "product", "n", "conn_prob", "active", "batch", "native_ms", "brainevent_ms", "dense_ms",
+            "native/brainevent", "native/dense", "native_bw_fraction", "skipped"]
+    lines = [f"# Native performance: {meta['machine']}, {meta['date']}", "",
+             f"Reproduce: `{meta['command']}`", "",
+             f"Single-core read bandwidth: {meta['machine_read_gb_s']:.1f} GB/s. jax {meta['jax']}, "
+             f"{meta['backends'].get('brainevent', '')}. Median time per call (ms); ratios below 1: "
+             "native faster. `native_bw_fraction`: bytes the product must touch / time / read bandwidth.", ""]
+    for job in t.job.unique():
+        part = t[t.job == job]
+        lines += [f"## {job}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        for _, row in part.iterrows():
+            vals = [fmt(row[c]) if c in row.index else "–" for c in cols]
+            lines.append("| " + " | ".join(vals) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def recheck_jobs(csv):
+    """The points of an earlier run where native was slower than brainevent or than the dense
+    product (dense weights: active <= 20 %; other families: every point), measured again with
+    more and longer repeats: one job per family, size, connectivity and product."""
+    import pandas as pd
+
+    from evbench.bench import STANDARD
+
+    t = table(pd.read_csv(csv))
+    t = t[(t.job != "against the generation axis") & (t.family != "coo")]  # COO: slower by design (O(synapses × batch))
+    slow = t[(t["native/brainevent"] > 1) | ((t["native/dense"] >= 1) & ((t.family != "dense") | (t.active <= 0.2)))]
+    std = dataclasses.replace(STANDARD, devices=("cpu",), min_repeats=5, max_repeats=9, max_time=0.3, min_sample=5e-3)
+    out = []
+    for (fam, n, p, prod, batch), part in slow.groupby(["family", "n", "conn_prob", "product", "batch"], sort=False):
+        grid = dataclasses.replace(std, n=(int(n),), conn_prob=(float(p),), active=tuple(sorted(part.active)),
+                                   batch=(int(batch),) if batch > 1 else std.batch)
+        bes = ("native", "brainevent") + (("dense",) if part["native/dense"].ge(1).any() else ())
+        out.append(("recheck", grid, (fam,), bes, (prod,)))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default="results", help="results root (files go to OUT/<machine>/)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run (n = 10³, one point)")
+    ap.add_argument("--recheck", metavar="CSV", help="measure again the points of CSV where native was slower")
+    ap.add_argument("--corder", action="store_true", help="only the brainevent corder=True jobs")
+    args = ap.parse_args(argv)
+
+    from evbench import bench
+    from evbench._io import write_atomic, write_json
+    from evbench.cli import _stamp, machine_label
+
+    bench.configure_process()
+    t0 = time.perf_counter()
+    bw = bench.read_bandwidth()
+    meta = dict(bench.versions(), machine_read_gb_s=bw, machine=machine_label(), date=_stamp(),
+                command="flock /tmp/evbench-bench.lock env PYTHONPATH=. python tools/native_perf.py"
+                + (" --quick" if args.quick else "") + (f" --recheck {args.recheck}" if args.recheck else "")
+                + (" --corder" if args.corder else ""))
+    records = []
+    todo = (recheck_jobs(args.recheck) if args.recheck else corder_jobs() if args.corder else jobs(args.quick))
+    for label, grid, fams, bes, prods in todo:
+        print(f"{label}: n={grid.n} conn_prob={grid.conn_prob} active={grid.active} {fams} {bes} {prods}",
+              flush=True)
+        saved = bench.BENCH_PREFER.get("brainevent")
+        if "corder=True" in label:
+            bench.BENCH_PREFER["brainevent"] = lambda o: o.get("events", "binary") == "binary" and o.get("corder", True)
+        try:
+            for rec in bench.run(grid, families=fams, backends=bes, products=prods, progress=False,
+                                 machine_gb_s=bw):
+                rec["job"] = label
+                records.append(rec)
+        finally:
+            bench.BENCH_PREFER["brainevent"] = saved
+    frame = bench.tidy(records, meta)
+    frame.insert(0, "job", [r["job"] for r in records for _ in (r["times"] or [None])])
+    meta["seconds"] = time.perf_counter() - t0
+    folder = Path(args.out) / machine_label()
+    kind = "-quick" if args.quick else "-recheck" if args.recheck else "-corder" if args.corder else ""
+    stem = folder / f"native-perf{kind}-{meta['date']}"
+    write_atomic(stem.with_suffix(".csv"), frame.to_csv(index=False))
+    write_atomic(stem.with_suffix(".md"), markdown(table(frame), meta))
+    write_json(stem.with_suffix(".meta.json"), meta)
+    print(f"{len(records)} cases, {meta['seconds']:.0f} s. Written: {stem}.csv, .md, .meta.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
