@@ -7,10 +7,15 @@ is a ``NotImplementedError`` in ``setup``: a skip), scale (``3200 + 800`` neuron
 device (an absent one is a skip). ``setup`` builds the network, compiles the scan of
 ``STEPS`` steps (0.1 ms each) and runs it once, so that the network has left its initial state.
 
-* ``time_steps``: ``STEPS`` steps of the network (divide by ``STEPS * 0.1 ms`` for wall time per
-  simulated second);
-* ``track_rate_exc_hz`` / ``track_rate_inh_hz``: the populations' mean rates over one more run,
-  to check against the published regime (``evbench.ei.RATE_RANGE_HZ``).
+* ``Coba.time_steps`` / ``Cuba.time_steps``: ``STEPS`` steps of the network (divide by
+  ``STEPS * 0.1 ms`` for wall time per simulated second);
+* ``CobaRates`` / ``CubaRates``: ``track_rate_exc_hz``, ``track_rate_inh_hz`` (the populations'
+  mean rates, to check against the published regime ``evbench.ei.RATE_RANGE_HZ``) and
+  ``track_wall_per_sim_s``, from one sweep of every case in ``setup_cache`` (one process builds
+  and runs each network once: ``evbench.ei.case_row``, the rows of ``evbench spiketimes``'s
+  ``ei`` table).
+
+The scales follow the grid (``EVBENCH_GRID``): ``SCALES``.
 
 ``EVBENCH_BACKEND`` (comma-separated names) narrows the backends, as in the other suites.
 """
@@ -19,16 +24,32 @@ import jax
 from evbench import bench, ei
 from evbench.backends import backends
 
-STEPS = 1000  # 100 ms of simulated time
-SCALES = [0.5, 1.0, 2.0]
+STEPS = 200  # 20 ms of simulated time (brainevent's just-in-time network takes seconds for it)
+#: scales per grid (``EVBENCH_GRID``; another grid: the default's)
+SCALES = {"tiny": [0.25], "default": [0.5], "quick": [0.5, 1.0], "full": [0.5, 1.0, 2.0, 4.0]}
 DENSE_MAX_SCALE = 1.0
+SIM_MS = 50.0
 _SELECTED = bench.env_filter("EVBENCH_BACKEND")
 BACKENDS = [b.name for b in backends() if _SELECTED is None or b.name in _SELECTED]
 
 
+def _scales():
+    return SCALES.get(bench.grid().name, SCALES["default"])
+
+
+def _params():
+    return [list(ei.FAMILIES), BACKENDS, _scales(), list(bench.DEVICE_KINDS)]
+
+
+def _too_large(backend, scale):
+    if backend == "dense" and scale > DENSE_MAX_SCALE:
+        return f"too_large: dense matrices of {ei.dense_bytes(scale) / 2**20:.0f} MiB"
+    return ""
+
+
 class _EI:
     param_names = ["family", "backend", "scale", "device"]
-    params = [list(ei.FAMILIES), BACKENDS, SCALES, list(bench.DEVICE_KINDS)]
+    params = _params()
     version = bench.SUITE_VERSION
     timeout = 300
     warmup_time = 0
@@ -40,8 +61,8 @@ class _EI:
 
         jax.config.update("jax_enable_x64", True)
         dev = bench.device_for(device)  # a skip when JAX sees no such device
-        if backend == "dense" and scale > DENSE_MAX_SCALE:
-            raise NotImplementedError(f"too_large: dense matrices of {ei.dense_bytes(scale) / 2**20:.0f} MiB")
+        if _too_large(backend, scale):
+            raise NotImplementedError(_too_large(backend, scale))
         with jax.default_device(dev):
             try:
                 self.net = ei.EINetwork(self.model, scale, backend, family=family)
@@ -55,22 +76,54 @@ class _EI:
         with jax.default_device(self.device):
             jax.block_until_ready(self.fn(self.state))
 
-    def _rates(self):
-        with jax.default_device(self.device):
-            _, counts = jax.block_until_ready(self.fn(self.state))
-        counts = jax.device_get(counts)
-        sec = STEPS * self.net.dt / 1000.0
-        return counts[:self.net.n_exc].sum() / (self.net.n_exc * sec), counts[self.net.n_exc:].sum() / (self.net.n_inh * sec)
 
-    def track_rate_exc_hz(self, family, backend, scale, device):
-        return float(self._rates()[0])
+class _Rates:
+    param_names = _EI.param_names
+    params = _params()
+    version = bench.SUITE_VERSION
+    timeout = 1800
+    model = None
+
+    def setup_cache(self):
+        jax.config.update("jax_enable_x64", True)
+        rows = {}
+        for device in bench.DEVICE_KINDS:
+            try:
+                dev = bench.device_for(device)
+            except NotImplementedError:
+                continue
+            with jax.default_device(dev):
+                for family in ei.FAMILIES:
+                    for backend in BACKENDS:
+                        for scale in _scales():
+                            if not _too_large(backend, scale):
+                                rows[family, backend, scale, device] = ei.case_row(
+                                    self.model, scale, backend, family=family, sim_ms=SIM_MS)
+        return rows
+
+    def setup(self, rows, family, backend, scale, device):
+        bench.device_for(device)
+        if _too_large(backend, scale):
+            raise NotImplementedError(_too_large(backend, scale))
+        row = rows[family, backend, scale, device]
+        if row["status"] != "ok":
+            raise NotImplementedError(f"{row['status']}: {row['reason']}")
+        self.row = row
+
+    def track_rate_exc_hz(self, rows, family, backend, scale, device):
+        return float(self.row["rate_exc_hz"])
 
     track_rate_exc_hz.unit = "Hz"
 
-    def track_rate_inh_hz(self, family, backend, scale, device):
-        return float(self._rates()[1])
+    def track_rate_inh_hz(self, rows, family, backend, scale, device):
+        return float(self.row["rate_inh_hz"])
 
     track_rate_inh_hz.unit = "Hz"
+
+    def track_wall_per_sim_s(self, rows, family, backend, scale, device):
+        return float(self.row["wall_per_sim_s"])
+
+    track_wall_per_sim_s.unit = "s/s"
 
 
 class Coba(_EI):
@@ -81,5 +134,17 @@ class Coba(_EI):
 
 class Cuba(_EI):
     """CUBA: current-based synapses (Brette et al. 2007, benchmark 2)."""
+
+    model = "cuba"
+
+
+class CobaRates(_Rates):
+    """COBA rates and wall time per simulated second, from one sweep."""
+
+    model = "coba"
+
+
+class CubaRates(_Rates):
+    """CUBA rates and wall time per simulated second, from one sweep."""
 
     model = "cuba"
