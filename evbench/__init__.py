@@ -2,7 +2,7 @@
 
 The public API: connectivity structures, the catalogue that lists them, event generators.
 """
-from ._base import Connectivity, Transposed
+from ._base import Connectivity, Transposed, kernel_mode, use_kernels
 from ._dense import DenseMatrix
 from ._fixed import FixedNumPerPost, FixedNumPerPre
 from ._jitc import JITCNormalC, JITCNormalR, JITCScalarC, JITCScalarR, JITCUniformC, JITCUniformR
@@ -16,5 +16,5 @@ __all__ = [
     "COO", "CSC", "CSR", "Connectivity", "DenseMatrix", "Family", "FixedNumPerPost", "FixedNumPerPre",
     "JITCNormalC", "JITCNormalR", "JITCScalarC", "JITCScalarR", "JITCUniformC", "JITCUniformR",
     "PRODUCTS", "Product", "Transposed", "active_fraction", "families", "get_family", "get_product",
-    "make_events",
+    "kernel_mode", "make_events", "use_kernels",
 ]

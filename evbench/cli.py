@@ -178,23 +178,21 @@ def _add_validate(sub):
 
     names = [f.name for f in families()]
     backend_names = [b.name for b in backends()] + ["all"]
-    for name, helptext, default in (
-            ("validate", "check every operator against its NumPy float64 reference (native unless --backend)",
-             ["native"]),):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("--family", action="append", choices=names, metavar="NAME",
-                       help=f"only this family (repeatable); one of: {', '.join(names)}")
-        p.add_argument("--backend", action="append", metavar="NAME",
-                       help=f"validate this backend (repeatable; default: {default[0]}); "
-                            f"one of: {', '.join(backend_names)}")
-        p.add_argument("--gate", action="append", metavar="BACKEND",
-                       help="a backend whose failures fail the run (repeatable); native always does")
-        p.add_argument("--profile", choices=("quick", "thorough"), default="quick")
-        p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), metavar="N",
-                       help="families checked in N processes at once (default: 2, or 1 on one core)")
-        add_output_args(p)
-        p.add_argument("--no-progress", action="store_true", help="no progress bar")
-        p.set_defaults(func=cmd_validate, default_backends=default)
+    p = sub.add_parser("validate", help="check every operator against its NumPy float64 reference "
+                                        "(native unless --backend)")
+    p.add_argument("--family", action="append", choices=names, metavar="NAME",
+                   help=f"only this family (repeatable); one of: {', '.join(names)}")
+    p.add_argument("--backend", action="append", metavar="NAME",
+                   help="validate this backend (repeatable; default: native); "
+                        f"one of: {', '.join(backend_names)}")
+    p.add_argument("--gate", action="append", metavar="BACKEND",
+                   help="a backend whose failures fail the run (repeatable); native always does")
+    p.add_argument("--profile", choices=("quick", "thorough"), default="quick")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), metavar="N",
+                   help="families checked in N processes at once (default: 2, or 1 on one core)")
+    add_output_args(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_validate, default_backends=["native"])
 
 
 def _add_bench(sub):

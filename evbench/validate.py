@@ -290,22 +290,16 @@ def _probe_checks(fam, backend, option, case, prep, impls, rows, bar):
                 out = timed(check_jit, impl, product, ref, *args)
             elif check == "grad":
                 out = timed(check_grad, impl, product, ref, *args)
-            elif check == "transpose":
-                partner = get_product(TRANSPOSE_PARTNER[product.key])
+            elif check in ("transpose", "batch"):
+                # checked against a partner product (the transposed one, or the unbatched one)
+                partner = get_product((TRANSPOSE_PARTNER if check == "transpose" else UNBATCHED)[product.key])
                 other = get(partner.key)
                 if isinstance(other, Exception):
                     status, why = classify(other)
                     out = Outcome(status, detail=f"{partner.expr}: {why}")
                 else:
-                    out = timed(check_transpose, impl, other, product, partner, ref, *args)
-            elif check == "batch":
-                single = get_product(UNBATCHED[product.key])
-                other = get(single.key)
-                if isinstance(other, Exception):
-                    status, why = classify(other)
-                    out = Outcome(status, detail=f"{single.expr}: {why}")
-                else:
-                    out = timed(check_batch, impl, other, product, single, ref, *args)
+                    fn = check_transpose if check == "transpose" else check_batch
+                    out = timed(fn, impl, other, product, partner, ref, *args)
             else:
                 def determinism():
                     conn2 = case.build()

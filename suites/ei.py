@@ -15,7 +15,7 @@ device (an absent one is a skip). ``setup`` builds the network, compiles the sca
   and runs each network once: ``evbench.ei.case_row``, the rows of ``evbench spiketimes``'s
   ``ei`` table).
 
-The scales follow the grid (``EVBENCH_GRID``): ``SCALES``.
+The scales and families follow the grid (``EVBENCH_GRID``): ``SCALES``, ``FAMILIES``.
 
 ``EVBENCH_BACKEND`` (comma-separated names) narrows the backends, as in the other suites.
 """
@@ -27,6 +27,9 @@ from evbench.backends import backends
 STEPS = 200  # 20 ms of simulated time (brainevent's just-in-time network takes seconds for it)
 #: scales per grid (``EVBENCH_GRID``; another grid: the default's)
 SCALES = {"tiny": [0.25], "default": [0.5], "quick": [0.5, 1.0], "full": [0.5, 1.0, 2.0, 4.0]}
+#: connectivity families per grid: the default grid (``asv run --quick`` in under 10 minutes)
+#: leaves out the just-in-time network, where brainevent spends seconds per simulated 20 ms
+FAMILIES = {"default": ["fixed_prob"]}
 DENSE_MAX_SCALE = 1.0
 SIM_MS = 50.0
 _SELECTED = bench.env_filter("EVBENCH_BACKEND")
@@ -37,8 +40,12 @@ def _scales():
     return SCALES.get(bench.grid().name, SCALES["default"])
 
 
+def _families():
+    return FAMILIES.get(bench.grid().name, list(ei.FAMILIES))
+
+
 def _params():
-    return [list(ei.FAMILIES), BACKENDS, _scales(), list(bench.DEVICE_KINDS)]
+    return [_families(), BACKENDS, _scales(), list(bench.DEVICE_KINDS)]
 
 
 def _too_large(backend, scale):
@@ -93,7 +100,7 @@ class _Rates:
             except NotImplementedError:
                 continue
             with jax.default_device(dev):
-                for family in ei.FAMILIES:
+                for family in _families():
                     for backend in BACKENDS:
                         for scale in _scales():
                             if not _too_large(backend, scale):
