@@ -128,7 +128,10 @@ class Backend:
                 m = importlib.import_module(mod)
             except Exception as exc:  # a broken install is "missing", not a crash
                 return False, f"{mod} not importable: {type(exc).__name__}: {exc}"
-            versions.append(f"{mod} {getattr(m, '__version__', '?')}")
+            # a submodule (jax.experimental.sparse) has its package's version
+            version = getattr(m, "__version__", None) or getattr(
+                importlib.import_module(mod.split(".")[0]), "__version__", "?")
+            versions.append(f"{mod} {version}")
         return True, ", ".join(versions)
 
 
