@@ -68,28 +68,37 @@ def dense_vecmat(S, W, out):
 
 
 @_jit
+def _event_lists(A):
+    """The non-zero entries of ``A (r, c)`` listed row by row, CSR-like: row ``i`` has columns
+    ``idx[ptr[i]:ptr[i + 1]]`` (increasing) with values ``vals[...]``. Two passes: count, fill."""
+    r, c = A.shape
+    ptr = np.zeros(r + 1, np.int64)
+    for i in range(r):
+        for j in range(c):
+            if A[i, j] != 0:
+                ptr[i + 1] += 1
+    for i in range(r):
+        ptr[i + 1] += ptr[i]
+    idx = np.empty(ptr[r], np.int64)
+    vals = np.empty(ptr[r], A.dtype)
+    for i in range(r):
+        q = ptr[i]
+        for j in range(c):
+            if A[i, j] != 0:
+                idx[q] = j
+                vals[q] = A[i, j]
+                q += 1
+    return ptr, idx, vals
+
+
+@_jit
 def dense_matvec(W, S, out):
     """``out (m, b) = W (m, n) @ S (n, b)``: each row gathers, for each sample, the columns of
     that sample's active inputs (per-sample lists: the work per sample is the vector's; the
     row of ``W`` stays in cache across the samples)."""
     n, b = S.shape
     m = W.shape[0]
-    count = np.zeros(b + 1, np.int64)
-    for j in range(n):
-        for k in range(b):
-            if S[j, k] != 0:
-                count[k + 1] += 1
-    for k in range(b):
-        count[k + 1] += count[k]
-    idx = np.empty(count[b], np.int64)
-    vals = np.empty(count[b], S.dtype)
-    fill = count[:b].copy()
-    for j in range(n):
-        for k in range(b):
-            if S[j, k] != 0:
-                idx[fill[k]] = j
-                vals[fill[k]] = S[j, k]
-                fill[k] += 1
+    count, idx, vals = _event_lists(S.T)  # sample k: inputs idx[count[k]:count[k + 1]]
     out[:, :] = 0
     for i in range(m):
         for k in range(b):
@@ -331,22 +340,7 @@ def jitc_matvec(seed, table, keys, params, meta, S, out):
     skip = np.empty(block, np.uint32)
     u = np.empty(1, params.dtype)
     # the events of each input as a list (input c: samples ks[ptr[c]:ptr[c + 1]], values vs)
-    ptr = np.zeros(n + 1, np.int64)
-    for c in range(n):
-        for k in range(b):
-            if S[c, k] != 0:
-                ptr[c + 1] += 1
-    for c in range(n):
-        ptr[c + 1] += ptr[c]
-    ks = np.empty(ptr[n], np.int32)
-    vs = np.empty(ptr[n], S.dtype)
-    for c in range(n):
-        q = ptr[c]
-        for k in range(b):
-            if S[c, k] != 0:
-                ks[q] = k
-                vs[q] = S[c, k]
-                q += 1
+    ptr, ks, vs = _event_lists(S)
     out[:, :] = 0
     for i in range(m):
         row_key = _row_key(seed[0], i)
