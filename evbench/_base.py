@@ -106,11 +106,17 @@ def cpu_kernels_available() -> tuple[bool, str]:
 
 
 def _forward(conn, S, which: str):
-    """The forward product ``which`` ("vecmat" or "matvec"): the CPU kernel on the CPU when
-    the mode and the structure allow it, the portable product otherwise."""
-    portable = getattr(conn, "_" + which)
+    """The forward product ``which`` ("vecmat" or "matvec") of events ``S`` (bool or the
+    weight dtype): the CPU kernel on the CPU when the mode and the structure allow it, the
+    portable product (on ``S`` cast to the weight dtype) otherwise."""
+    raw = getattr(conn, "_" + which)
+
+    def portable(S):
+        return raw(S.astype(conn.dtype))
+
     if kernel_mode() == "portable" or which not in conn._cpu_products or not cpu_kernels_available()[0]:
         return portable(S)
+    # the kernels read bool events as they are (no converted copy of the events)
     return lax.platform_dependent(S, cpu=getattr(conn, f"_{which}_cpu"), default=portable)
 
 
@@ -226,10 +232,11 @@ class Connectivity:
 
 
 def _as_events(events, dtype, n, where, batch_axis):
-    """Validate an event array against a structure; bool is cast to the weight dtype."""
+    """Validate an event array against a structure: bool (kept as it is: the products cast
+    it where they need to) or the weight dtype."""
     src_dtype = dtype_of(events)
     if src_dtype == np.bool_:
-        arr = jnp.asarray(events).astype(dtype)
+        arr = jnp.asarray(events)
     elif src_dtype.kind == "f":
         if src_dtype != np.dtype(dtype):
             raise TypeError(
@@ -254,7 +261,8 @@ def _as_events(events, dtype, n, where, batch_axis):
 
 
 def _bilinear(fast, slow):
-    """A product that runs ``fast`` forward and differentiates through ``slow``."""
+    """A product that runs ``fast`` forward and differentiates through ``slow``. Bool events
+    have no cotangent (None: zero); the weights' gradient is taken with them as 0/1."""
 
     @jax.custom_vjp
     def product(conn, S):
@@ -265,6 +273,9 @@ def _bilinear(fast, slow):
 
     def bwd(res, g):
         conn, S = res
+        if S.dtype == np.bool_:
+            _, vjp = jax.vjp(lambda c: slow(c, S.astype(conn.dtype)), conn)
+            return vjp(g)[0], None
         _, vjp = jax.vjp(slow, conn, S)
         return vjp(g)
 

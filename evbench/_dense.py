@@ -40,7 +40,7 @@ class DenseMatrix(Connectivity):
             coef = jnp.where(ok[None, :], S[:, rows], 0)  # (b, CHUNK)
             return out + coef @ W[rows]
 
-        return for_active_chunks(S, jnp.zeros((S.shape[0], self.n_cols), S.dtype), body)
+        return for_active_chunks(S, jnp.zeros((S.shape[0], self.n_cols), self.dtype), body)
 
     def _matvec(self, S):
         W = self.weights
@@ -50,14 +50,14 @@ class DenseMatrix(Connectivity):
             coef = jnp.where(ok[None, :], ST[:, cols], 0)  # (b, CHUNK)
             return out + jnp.take(W, cols, axis=1) @ coef.T
 
-        return for_active_chunks(ST, jnp.zeros((self.n_rows, S.shape[1]), S.dtype), body)
+        return for_active_chunks(ST, jnp.zeros((self.n_rows, S.shape[1]), self.dtype), body)
 
     def _vecmat_cpu(self, S):
         from ._kernels import dense_vecmat
 
-        return _ffi.call(dense_vecmat, _ffi.out((S.shape[0], self.n_cols), S.dtype), S, self.weights)
+        return _ffi.call(dense_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, self.weights)
 
     def _matvec_cpu(self, S):
         from ._kernels import dense_matvec
 
-        return _ffi.call(dense_matvec, _ffi.out((self.n_rows, S.shape[1]), S.dtype), self.weights, S)
+        return _ffi.call(dense_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.weights, S)

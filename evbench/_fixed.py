@@ -77,13 +77,13 @@ class FixedNumPerPre(Connectivity):
     def _vecmat_cpu(self, S):
         from ._kernels import fixed_vecmat
 
-        return _ffi.call(fixed_vecmat, _ffi.out((S.shape[0], self.n_cols), S.dtype), S, self.indices,
+        return _ffi.call(fixed_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, self.indices,
                          self._flat_weights())
 
     def _matvec_cpu(self, S):
         from ._kernels import fixed_matvec
 
-        return _ffi.call(fixed_matvec, _ffi.out((self.n_rows, S.shape[1]), S.dtype), self.indices,
+        return _ffi.call(fixed_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.indices,
                          self._flat_weights(), S)
 
 

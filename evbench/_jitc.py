@@ -382,7 +382,7 @@ class _JITCRow(Connectivity):
 
             return self._visit(rows, ok, out, fn)
 
-        return for_active_chunks(S, jnp.zeros((b, n), S.dtype), body)
+        return for_active_chunks(S, jnp.zeros((b, n), self.dtype), body)
 
     def _matvec(self, S):
         b, n = S.shape[1], self.n_cols
@@ -393,7 +393,7 @@ class _JITCRow(Connectivity):
                 w = jnp.where(valid, self._formula(params, basis, pos.shape), 0)
                 return acc + jnp.einsum("rc,rcb->rb", w, S[jnp.minimum(pos, n - 1)])
 
-            return self._visit(rows, ok, jnp.zeros((self.block, b), S.dtype), fn)
+            return self._visit(rows, ok, jnp.zeros((self.block, b), self.dtype), fn)
 
         return self._blocks(block).reshape(-1, b)[: self.n_rows]
 
@@ -416,12 +416,12 @@ class _JITCRow(Connectivity):
     def _vecmat_cpu(self, S):
         from ._kernels import jitc_vecmat
 
-        return _ffi.call(jitc_vecmat, _ffi.out((S.shape[0], self.n_cols), S.dtype), S, *self._kernel_args())
+        return _ffi.call(jitc_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, *self._kernel_args())
 
     def _matvec_cpu(self, S):
         from ._kernels import jitc_matvec
 
-        return _ffi.call(jitc_matvec, _ffi.out((self.n_rows, S.shape[1]), S.dtype), *self._kernel_args(), S)
+        return _ffi.call(jitc_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), *self._kernel_args(), S)
 
     def _vecmat_ad(self, S):
         return _vecmat_cv(self, S)

@@ -139,13 +139,13 @@ class CSR(Connectivity):
     def _vecmat_cpu(self, S):
         from ._kernels import csr_vecmat
 
-        return _ffi.call(csr_vecmat, _ffi.out((S.shape[0], self.n_cols), S.dtype), S, self.indptr, self.indices,
+        return _ffi.call(csr_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, self.indptr, self.indices,
                          self.weights)
 
     def _matvec_cpu(self, S):
         from ._kernels import csr_matvec
 
-        return _ffi.call(csr_matvec, _ffi.out((self.n_rows, S.shape[1]), S.dtype), self.indptr, self.indices,
+        return _ffi.call(csr_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.indptr, self.indices,
                          self.weights, S)
 
 

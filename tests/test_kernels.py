@@ -4,6 +4,7 @@ Its values are tested by every equivalence and property test (it is the default 
 ``test_portable`` runs the same tests on the portable path. Here: that the switch selects what
 it says, that both paths agree on larger cases and under vmap/grad, and bad input.
 """
+import re
 import subprocess
 import sys
 
@@ -91,6 +92,45 @@ def test_vmap_over_weights_and_grad(name):
     g = jax.grad(lambda ev: jnp.sum(jnp.sin(ev @ M)))(e)
     gd = jax.grad(lambda ev: jnp.sum(jnp.sin(ev @ M.to_dense())))(e)
     np.testing.assert_allclose(np.asarray(g), np.asarray(gd), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("family", KERNEL_FAMILIES, ids=lambda f: f.name)
+def test_bool_events_reach_the_kernels(family):
+    """Bool events go to the kernel as they are (no converted float copy in the compiled
+    program) and give, on both paths, bitwise what the same events as 0.0/1.0 give."""
+    M = family.build(60, 50, conn_prob=0.3, seed=7)
+    for product in PRODUCTS:
+        n_in = product.n_inputs(M.shape)
+        e = product.events_from_samples(make_events(n_in, 0.2, seed=8, batch=4)) if product.batched \
+            else make_events(n_in, 0.2, seed=8)
+        assert e.dtype == np.bool_
+        targets = re.findall(r'custom_call_target="(evbench_\w+)"', _hlo(product.run, M, e))
+        assert targets and all("_bool" in t for t in targets), f"{product.expr}: kernels {targets} take no bool"
+        for mode in ("auto", "portable"):
+            with use_kernels(mode):
+                as_bool = np.asarray(product.run(M, e))
+                as_float = np.asarray(product.run(M, e.astype(np.float32)))
+            np.testing.assert_array_equal(as_bool, as_float, err_msg=f"{product.expr}, {mode}")
+
+
+@pytest.mark.parametrize("name", ["csr", "dense", "jitc_normal_r"])
+def test_grad_with_bool_events(name):
+    """The weights' gradient through a product of bool events equals the one with the events
+    as 0.0/1.0 (bool events have no gradient of their own)."""
+    fam = get_family(name)
+    M = fam.build(30, 20, conn_prob=0.3, seed=2, dtype="float64")
+    e = make_events(30, 0.4, seed=3)
+
+    def loss(c, ev):
+        return jnp.sum(jnp.sin(ev @ c))
+
+    g_bool = jax.grad(loss, allow_int=True)(M, e)
+    g_float = jax.grad(loss, allow_int=True)(M, e.astype(np.float64))
+    floats = [(a, b) for a, b in zip(jax.tree_util.tree_leaves(g_bool), jax.tree_util.tree_leaves(g_float))
+              if jnp.issubdtype(a.dtype, jnp.floating)]
+    assert floats and any(np.any(np.asarray(a) != 0) for a, _ in floats)
+    for a, b in floats:
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-12)
 
 
 def test_bad_mode():
