@@ -6,7 +6,8 @@ terms in increasing input index (the error bound of :mod:`evbench.tolerance` hol
 order). Kernels write every output element; they never raise (inputs are validated before).
 
 Layouts: ``S`` is ``(b, n_rows)`` for ``events @ M`` (``*_vecmat``) and ``(n_cols, b)`` for
-``M @ events`` (``*_matvec``); weights are per synapse, or one scalar passed as ``(1,)``
+``M @ events`` (``*_matvec``), bool or the weight dtype (bool events are read as they are: no
+converted copy is made before the call); weights are per synapse, or one scalar passed as ``(1,)``
 (``ws = 0`` below). Event-driven kernels skip an input whose events are all zero; the
 O(synapses) ones (CSR ``M @ events``, fixed-per-pre ``M @ events``, just-in-time against the
 generation axis) visit every stored or generated synapse.
@@ -94,15 +95,33 @@ def _event_lists(A):
 @_jit
 def dense_matvec(W, S, out):
     """``out (m, b) = W (m, n) @ S (n, b)``: each row gathers, for each sample, the columns of
-    that sample's active inputs (per-sample lists: the work per sample is the vector's; the
-    row of ``W`` stays in cache across the samples)."""
+    that sample's active inputs (per-sample lists: the work per sample is the vector's). Rows
+    go eight at a time with eight sums, so eight independent loads are in flight (a gather of
+    one row at a time waits on one cache miss after another); the eight rows stay in cache
+    across the samples."""
     n, b = S.shape
     m = W.shape[0]
     count, idx, vals = _event_lists(S.T)  # sample k: inputs idx[count[k]:count[k + 1]]
-    out[:, :] = 0
-    for i in range(m):
+    m8 = m - m % 8
+    zero = np.zeros(1, out.dtype)[0]
+    for i in range(0, m8, 8):
         for k in range(b):
-            acc = out[i, k]
+            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = zero
+            for t in range(count[k], count[k + 1]):
+                j, v = idx[t], vals[t]
+                a0 += W[i, j] * v
+                a1 += W[i + 1, j] * v
+                a2 += W[i + 2, j] * v
+                a3 += W[i + 3, j] * v
+                a4 += W[i + 4, j] * v
+                a5 += W[i + 5, j] * v
+                a6 += W[i + 6, j] * v
+                a7 += W[i + 7, j] * v
+            out[i, k], out[i + 1, k], out[i + 2, k], out[i + 3, k] = a0, a1, a2, a3
+            out[i + 4, k], out[i + 5, k], out[i + 6, k], out[i + 7, k] = a4, a5, a6, a7
+    for i in range(m8, m):
+        for k in range(b):
+            acc = zero
             for t in range(count[k], count[k + 1]):
                 acc += W[i, idx[t]] * vals[t]
             out[i, k] = acc
@@ -257,6 +276,106 @@ def _slots(row_key, t0, n_slots, table, keys, n_bits, overflow, base, skip):
                 skip[s] = np.uint32(0xFFFFFFFF)
 
 
+@nb.extending.intrinsic
+def _f64_bits(typingctx, x):
+    """The bits of a float64 as an int64 (a bitcast: vectorises)."""
+    from llvmlite import ir
+    from numba import types
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@nb.extending.intrinsic
+def _bits_f64(typingctx, x):
+    """The float64 with the bits of an int64 (a bitcast)."""
+    from llvmlite import ir
+    from numba import types
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+_LN2 = 0.6931471805599453
+_SQRT2 = 1.4142135623730951
+_TWO_PI = 6.283185307179586
+_MANTISSA = np.int64((1 << 52) - 1)
+_ONE_BITS = np.int64(1023 << 52)
+_I52 = np.int64(52)
+
+
+@_inline
+def _normal(h1, h2):
+    """``z = sqrt(-2 ln u1) cos(2 pi u2)``, ``u1 = ((h1 >> 8) + 1) 2^-24``, ``u2 = (h2 >> 8) 2^-24``
+    (``h1``, ``h2``: 32-bit draws), in float64 with polynomials instead of ``log`` and ``cos``
+    (branch-free arithmetic: a loop over a block vectorises; the C library's ``log``/``cos``
+    would be called once per synapse). Error below 1e-15: float32 weights are the correctly
+    rounded float64 ones, within the bound of :mod:`evbench._jitc`.
+
+    ``ln u1 = ln k - 24 ln 2``, ``k = 2^e m``, ``m`` in [sqrt(1/2), sqrt(2)): ``ln m = 2 atanh s``,
+    ``s = (m - 1) / (m + 1)``, ``|s| <= 0.172``, series to ``s^23``. ``cos(2 pi x)``: ``x`` folded to
+    [0, 1/8] by symmetry, then the Taylor series of ``cos`` or ``sin`` on [0, pi/4] to ``x^20``."""
+    k = np.float64((np.uint32(h1) >> np.uint32(8)) + np.uint32(1))
+    bits = _f64_bits(k)
+    e = np.float64((bits >> _I52) - 1023)
+    m = _bits_f64((bits & _MANTISSA) | _ONE_BITS)
+    big = np.float64(m > _SQRT2)  # selects as arithmetic (branches would stop vectorisation)
+    m = m * (1.0 - 0.5 * big)
+    e = e + big
+    t = (m - 1.0) / (m + 1.0)
+    t2 = t * t
+    q = 1.0 / 23.0
+    q = 1.0 / 21.0 + t2 * q
+    q = 1.0 / 19.0 + t2 * q
+    q = 1.0 / 17.0 + t2 * q
+    q = 1.0 / 15.0 + t2 * q
+    q = 1.0 / 13.0 + t2 * q
+    q = 1.0 / 11.0 + t2 * q
+    q = 1.0 / 9.0 + t2 * q
+    q = 1.0 / 7.0 + t2 * q
+    q = 1.0 / 5.0 + t2 * q
+    q = 1.0 / 3.0 + t2 * q
+    q = 1.0 + t2 * q
+    log_u1 = (e - 24.0) * _LN2 + 2.0 * t * q
+    r = np.sqrt(-2.0 * log_u1)
+
+    x = np.float64(np.uint32(h2) >> np.uint32(8)) * 5.9604644775390625e-08  # 2^-24: [0, 1)
+    y = np.abs(x - np.floor(x + 0.5))  # cos(2 pi x) = cos(2 pi y), y in [0, 1/2]
+    neg = np.float64(y > 0.25)
+    y = y + neg * (0.5 - 2.0 * y)      # cos(2 pi y) = -cos(2 pi (1/2 - y))
+    use_sin = np.float64(y > 0.125)
+    y = y + use_sin * (0.25 - 2.0 * y)  # cos(2 pi y) = sin(2 pi (1/4 - y)), y in [0, 1/8]
+    a = _TWO_PI * y
+    a2 = a * a
+    c = 1.0 / 2432902008176640000.0    # 1/20!
+    c = -1.0 / 6402373705728000.0 + a2 * c
+    c = 1.0 / 20922789888000.0 + a2 * c
+    c = -1.0 / 87178291200.0 + a2 * c
+    c = 1.0 / 479001600.0 + a2 * c
+    c = -1.0 / 3628800.0 + a2 * c
+    c = 1.0 / 40320.0 + a2 * c
+    c = -1.0 / 720.0 + a2 * c
+    c = 1.0 / 24.0 + a2 * c
+    c = -0.5 + a2 * c
+    c = 1.0 + a2 * c
+    sn = 1.0 / 121645100408832000.0    # 1/19!
+    sn = -1.0 / 355687428096000.0 + a2 * sn
+    sn = 1.0 / 1307674368000.0 + a2 * sn
+    sn = -1.0 / 6227020800.0 + a2 * sn
+    sn = 1.0 / 39916800.0 + a2 * sn
+    sn = -1.0 / 362880.0 + a2 * sn
+    sn = 1.0 / 5040.0 + a2 * sn
+    sn = -1.0 / 120.0 + a2 * sn
+    sn = 1.0 / 6.0 + a2 * sn
+    sn = a - a * a2 * sn
+    v = c + use_sin * (sn - c)
+    return r * v * (1.0 - 2.0 * neg)
+
+
 @_inline
 def _weight(kind, params, b, keys, u):
     """The weight of the synapse with slot key ``b`` (scalar, uniform or normal; see
@@ -267,12 +386,18 @@ def _weight(kind, params, b, keys, u):
     if kind == 1:
         u[0] = _mix(b ^ np.uint64(keys[33])) >> np.uint64(8)
         return params[0] + (params[1] - params[0]) * (u[0] * params[2])
-    u[0] = (_mix(b ^ np.uint64(keys[33])) >> np.uint64(8)) + np.uint64(1)
-    u1 = u[0] * params[2]
-    u[0] = _mix(b ^ np.uint64(keys[34])) >> np.uint64(8)
-    u2 = u[0] * params[2]
-    z = np.sqrt(params[3] * np.log(u1)) * np.cos(params[4] * u2)
-    return params[0] + params[1] * z
+    u[0] = _normal(_mix(b ^ np.uint64(keys[33])), _mix(b ^ np.uint64(keys[34])))
+    return params[0] + params[1] * u[0]
+
+
+@_jit
+def _normal_block(keys, base, n_slots, z):
+    """``z[s]``: the standard normal draw of slot ``s`` of the block (the weight is
+    ``p0 + p1 z``). The loop vectorises (one more loop in this function, or the parameters
+    among its arguments, and LLVM leaves it scalar: check with ``inspect_asm`` if you edit)."""
+    k33, k34 = np.uint32(keys[33]), np.uint32(keys[34])
+    for s in range(n_slots):
+        z[s] = _normal(_mix32(np.uint32(base[s] ^ k33)), _mix32(np.uint32(base[s] ^ k34)))
 
 
 @_jit
@@ -286,18 +411,21 @@ def jitc_vecmat(S, seed, table, keys, params, meta, out):
     base = np.empty(block, np.uint32)
     skip = np.empty(block, np.uint32)
     u = np.empty(1, params.dtype)
+    wb = np.empty(block, params.dtype)  # the block's normal draws
     ks = np.empty(b, np.int64)      # the samples in which input i is active
     vs = np.empty(b, params.dtype)  # and their events
     out[:, :] = 0
     g = _group(b, n)
     for k0 in range(0, b, g):
-        _jitc_rows(S, seed, table, keys, params, n_bits, overflow, kind, block, base, skip, u, ks, vs, k0,
+        _jitc_rows(S, seed, table, keys, params, n_bits, overflow, kind, block, base, skip, u, wb, ks, vs, k0,
                    min(b, k0 + g), out)
 
 
 @_jit
-def _jitc_rows(S, seed, table, keys, params, n_bits, overflow, kind, block, base, skip, u, ks, vs, k_lo, k_hi, out):
-    """The rows active in samples ``k_lo .. k_hi`` of ``S``, generated once each."""
+def _jitc_rows(S, seed, table, keys, params, n_bits, overflow, kind, block, base, skip, u, wb, ks, vs, k_lo, k_hi,
+               out):
+    """The rows active in samples ``k_lo .. k_hi`` of ``S``, generated once each (normal
+    weights a block at a time, the others one by one)."""
     m = S.shape[1]
     n = out.shape[1]
     for i in range(m):
@@ -313,6 +441,8 @@ def _jitc_rows(S, seed, table, keys, params, n_bits, overflow, kind, block, base
         c, t0, going = -1, 0, True
         while going:
             _slots(row_key, t0, block, table, keys, n_bits, overflow, base, skip)
+            if kind == 2:
+                _normal_block(keys, base, block, wb)
             for s in range(block):
                 g = skip[s]
                 if g >= np.uint64(n):  # an overflow, or a skip past the last column
@@ -322,7 +452,7 @@ def _jitc_rows(S, seed, table, keys, params, n_bits, overflow, kind, block, base
                 if c >= n:
                     going = False
                     break
-                w = _weight(kind, params, np.uint64(base[s]), keys, u)
+                w = params[0] + params[1] * wb[s] if kind == 2 else _weight(kind, params, np.uint64(base[s]), keys, u)
                 for q in range(a):
                     out[ks[q], c] += vs[q] * w
             t0 += block
