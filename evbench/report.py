@@ -1047,6 +1047,13 @@ def _higher_is_better(name: str) -> bool:
     return name.split(".")[-1].startswith("track_") and any(s in name for s in ("per_s", "gb_s", "bandwidth"))
 
 
+def _deterministic(name: str) -> bool:
+    """Benchmarks whose value does not vary between runs of the same code (memory), so one
+    sample per commit is enough to call a change."""
+    last = name.split(".")[-1]
+    return last.startswith("peakmem_") or last.endswith("_bytes")
+
+
 def section_history(res: Results) -> Section:
     sec = Section("history", "Across commits (asv)")
     a = res.asv
@@ -1092,25 +1099,36 @@ def section_history(res: Results) -> Section:
     last, prev = commits.index[-1], commits.index[-2]
     keys = ["machine", "benchmark", "params"]
     both = a[a["commit"] == last].merge(a[a["commit"] == prev], on=keys, suffixes=("", "_prev"), how="inner")
-    rows = []
+    rows, unconfirmed = [], 0
     for _, r in both.iterrows():
         idx = tuple(r[k] for k in keys)
         if not (r["value_prev"] > 0 and r["value"] > 0):
             continue
         ratio = r["value"] / r["value_prev"]
         worse = 1 / ratio if _higher_is_better(idx[1]) else ratio
-        beyond_noise = not (np.isfinite(r.get("q25", np.nan)) and np.isfinite(r.get("q75_prev", np.nan))
-                            and (r["q25"] <= r["q75_prev"] if worse > 1 else r["q75"] >= r["q25_prev"]))
-        if worse > REGRESSION_FACTOR and beyond_noise:
-            rows.append(dict(machine=idx[0], benchmark=idx[1], params=idx[2], before=r["value_prev"],
-                             after=r["value"], worse_by=worse))
+        if worse <= REGRESSION_FACTOR:
+            continue
+        spread = [r.get(c, np.nan) for c in ("q25", "q75", "q25_prev", "q75_prev")]
+        if all(np.isfinite(_num(v)) for v in spread):
+            if r["q25"] <= r["q75_prev"]:  # the interquartile ranges overlap: noise
+                continue
+        elif not _deterministic(idx[1]):  # one sample each (asv --quick, track_ timings)
+            unconfirmed += 1
+            continue
+        rows.append(dict(machine=idx[0], benchmark=idx[1], params=idx[2], before=r["value_prev"],
+                         after=r["value"], worse_by=worse))
     sec.intro = (f"{len(commits)} commits, {a['benchmark'].nunique()} benchmarks. A regression: the newest commit "
                  f"({str(last)[:8]}) worse than the one before ({str(prev)[:8]}) by more than ×{REGRESSION_FACTOR} "
-                 "with interquartile ranges apart (time and memory: higher is worse; events/s and GB/s: lower).")
+                 "with interquartile ranges apart (time and memory: higher is worse; events/s and GB/s: lower); "
+                 "measurements without repeats count only for memory, which does not vary between runs.")
     if rows:
         sec.tables.append((f"{len(rows)} regressions", pd.DataFrame(rows).sort_values("worse_by", ascending=False)))
     else:
         sec.notes.append(f"No regression between {str(prev)[:8]} and {str(last)[:8]}.")
+    if unconfirmed:
+        sec.notes.append(f"{unconfirmed} measurements worse by more than ×{REGRESSION_FACTOR} have one sample per "
+                         "commit (no interquartile range: `asv run --quick`, or a track_ timing) and are not called "
+                         "regressions; run asv without --quick to confirm or dismiss them.")
     return sec
 
 

@@ -106,9 +106,10 @@ def write_spiketimes(folder, tables=report.SPIKETIME_TABLES, stamp=STAMP1):
         data[name].to_csv(folder / f"spiketimes-{name}-quick-{stamp}.csv", index=False)
 
 
-def write_asv(folder, commits, slower=1.0):
+def write_asv(folder, commits, slower=1.0, quick=False):
     """An asv results tree: ``asv/<machine>/<commit>-<env>.json`` in asv's format (version 2);
-    the last commit's ``time_`` results ``slower`` times the others'."""
+    the last commit's ``time_`` results ``slower`` times the others'; ``quick``: one sample per
+    benchmark (``asv run --quick`` writes no statistics)."""
     machine = folder / "asv" / "testbox"
     machine.mkdir(parents=True)
     (machine / "machine.json").write_text(json.dumps({"machine": "testbox", "version": 1}))
@@ -118,9 +119,10 @@ def write_asv(folder, commits, slower=1.0):
         f = slower if i == len(commits) - 1 else 1.0
         params = [[repr(FAMS[0]), repr(FAMS[1])], ["1000"]]
         times = [1e-3 * f, 2e-3 * f]
+        stats = [] if quick else [0, 1.0, None, None, [t * 0.99 for t in times], [t * 1.01 for t in times]]
         results = {
-            "products.Vecmat.time_product": [times, params, "v1", 0, 1.0, None, None, [t * 0.99 for t in times],
-                                             [t * 1.01 for t in times]],
+            "products.Vecmat.time_product": [times, params, "v1", *stats],
+            "memory.Vecmat.peakmem_product": [[1e6 * f, 2e6 * f], params, "v1"],
             "work.Vecmat.track_synaptic_events_per_s": [[1e9, 2e9], params, "v1"],
             "machine.Machine.track_read_bandwidth_gb_s": [[10.0], [], "v1"],
         }
@@ -166,7 +168,8 @@ def test_full_report_has_every_section_and_embeds_every_figure(tmp_path):
     order = secs["spiketimes"].tables[1][1]
     assert np.allclose(order.order, 2.0)
     regress = secs["history"].tables[0][1]
-    assert set(regress.benchmark) == {"products.Vecmat.time_product"} and np.allclose(regress.worse_by, 2.0)
+    assert set(regress.benchmark) == {"products.Vecmat.time_product", "memory.Vecmat.peakmem_product"}
+    assert np.allclose(regress.worse_by, 2.0)
     assert "FAIL" in page and "testbox" in page and "0.0" in page  # failing row, machine, versions
     assert not [p for p in rep.html.parent.rglob("*.tmp")]
 
@@ -222,7 +225,17 @@ def test_several_asv_commits_history_no_regression(tmp_path):
     assert not sec.missing and not sec.tables and "No regression" in sec.notes[0]
     assert len(rep.figures) == 1 and rep.figures[0].name == "history.png"
     runs = report.load([tmp_path]).asv
-    assert runs.commit.nunique() == 3 and len(runs) == 3 * 5
+    assert runs.commit.nunique() == 3 and len(runs) == 3 * 7
+
+
+def test_single_sample_asv_results_are_not_called_regressions(tmp_path):
+    """`asv run --quick` keeps one sample: a slower time is not a regression (no spread to
+    judge noise by) but is counted in a note; memory, which does not vary, still is."""
+    write_asv(tmp_path, ["aaaaaaaa", "bbbbbbbb"], slower=2.0, quick=True)
+    sec = _sections(report.build([tmp_path]))["history"]
+    regress = sec.tables[0][1]
+    assert set(regress.benchmark) == {"memory.Vecmat.peakmem_product"} and np.allclose(regress.worse_by, 2.0)
+    assert any(n.startswith("2 measurements worse by more than ×1.2 have one sample") for n in sec.notes)
 
 
 def test_newer_partial_results_replace_only_their_cases(tmp_path):
