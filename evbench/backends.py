@@ -100,32 +100,20 @@ def _scipy(family, conn, product):
 
 
 def _native_generate(family, shape, conn_prob, seed, dtype):
-    """The native families that draw their structure at random, with the law they document."""
-    from .catalogue import JITC_WEIGHTS, SCALAR_WEIGHT
-
-    if family.name.startswith("jitc_"):
-        kind = family.name.split("_")[1]
-        params = JITC_WEIGHTS[kind]
-        law = {"scalar": ("scalar", params.get("weight")),
-               "normal": ("normal", params.get("w_mean"), params.get("w_std")),
-               "uniform": ("uniform", params.get("w_low"), params.get("w_high"))}[kind]
-        weights = {}
-    elif family.name in ("fixed_prob", "fixed_per_pre", "fixed_per_post"):
-        law, weights = ("scalar", SCALAR_WEIGHT), {"weights": "scalar"}
-    else:
+    """A structure of a family that draws itself at random, with the law its catalogue entry
+    documents (``law``, ``weight_law``)."""
+    if not family.law:
         raise Unsupported(f"family {family.name} is built from given synapses, not drawn by the backend")
-    conn = family.build(*shape, conn_prob=conn_prob, seed=seed, dtype=dtype, **weights)
+    conn = family.build(*shape, conn_prob=conn_prob, seed=seed, dtype=dtype, **family.drawn_options)
     dense, counts = family.reference_terms(conn)
     signed = family.reference(conn)
     w = signed[counts > 0] / np.maximum(counts[counts > 0], 1)
-    if family.name.startswith("fixed_per"):
+    if family.law in ("per_row", "per_col"):
         from .catalogue import conn_num
 
-        per_post = family.name == "fixed_per_post"
-        k = conn_num(conn_prob, shape[0] if per_post else shape[1])
-        return Generated(counts, w, "per_col" if per_post else "per_row", law, k=k, multapses=False)
-    axis = "cols" if family.name.endswith("_c") else "rows"
-    return Generated(counts, w, "bernoulli", law, axis=axis)
+        k = conn_num(conn_prob, shape[1] if family.law == "per_row" else shape[0])
+        return Generated(counts, w, family.law, family.weight_law, k=k, multapses=False)
+    return Generated(counts, w, family.law, family.weight_law, axis=family.event_driven)
 
 
 register_backend(Backend("native", "evbench's own event-driven operators", ("jax",), _native, role="native",

@@ -106,12 +106,25 @@ class Family:
     options: dict = field(default_factory=dict)
     #: which inputs a product can skip when inactive: "rows", "cols", "both" or "none"
     event_driven: str = "none"
-    #: structure drawn at random with per-entry probability conn_prob (binomial density law)
-    bernoulli: bool = False
+    #: the law of a structure the family draws at random (what the statistical checks test):
+    #: "bernoulli" (each entry with probability conn_prob, independently, generated along the
+    #: ``event_driven`` axis), "per_row" / "per_col" (exactly ``conn_num`` partners, no
+    #: repeats), or "" for a structure built from given synapses
+    law: str = ""
+    #: the law of the drawn weights, as ``Generated.weight_law``: ("scalar", w),
+    #: ("normal", mean, std), ("uniform", low, high)
+    weight_law: tuple = ()
+    #: build options of the structure the statistical checks draw
+    drawn_options: dict = field(default_factory=dict)
     #: names of the same structure in the peer libraries
     peers: dict = field(default_factory=dict)
     #: bound on |stored weight - reference weight| per synapse (weights generated on device)
     weight_error: Callable = field(default=lambda conn: 0.0, repr=False)
+
+    @property
+    def bernoulli(self) -> bool:
+        """Drawn with per-entry probability conn_prob (binomial density law)."""
+        return self.law == "bernoulli"
 
     def reference(self, conn) -> np.ndarray:
         """The dense float64 matrix the structure represents (duplicates summed)."""
@@ -292,6 +305,7 @@ register(Family(
     lambda conn, f: ref.fixed_per_pre_to_dense(_np(conn.indices), f(_np(conn.weights)), conn.shape),
     options={"weights": WEIGHTS, "multapses": (False, True)},
     event_driven="rows",
+    law="per_row", weight_law=("scalar", SCALAR_WEIGHT), drawn_options={"weights": "scalar"},
     peers={"brainevent": "FixedNumPerPre (formerly FixedPostNumConn)", "brainstate": "FixedNumConn / EventFixedNumConn"},
 ))
 register(Family(
@@ -300,6 +314,7 @@ register(Family(
     lambda conn, f: ref.fixed_per_post_to_dense(_np(conn.base.indices), f(_np(conn.base.weights)), conn.shape),
     options={"weights": WEIGHTS, "multapses": (False, True)},
     event_driven="cols",
+    law="per_col", weight_law=("scalar", SCALAR_WEIGHT), drawn_options={"weights": "scalar"},
     peers={"brainevent": "FixedNumPerPost (formerly FixedPreNumConn)"},
 ))
 register(Family(
@@ -307,7 +322,7 @@ register(Family(
     _fixed_prob, _ref_csr,
     options={"weights": WEIGHTS},
     event_driven="rows",
-    bernoulli=True,
+    law="bernoulli", weight_law=("scalar", SCALAR_WEIGHT), drawn_options={"weights": "scalar"},
     peers={"brainstate": "EventFixedProb", "brainevent": "CSR (built by brainstate)"},
 ))
 
@@ -354,16 +369,16 @@ def _ref_jitc(conn, f):
 
 
 def _register_jitc():
-    kinds = (("scalar", "scalar weight 0.5", JITCScalarR, JITCScalarC, "JITCScalar"),
-             ("normal", "normal weights N(0, 1)", JITCNormalR, JITCNormalC, "JITCNormal"),
-             ("uniform", "uniform weights in [-1, 1)", JITCUniformR, JITCUniformC, "JITCUniform"))
-    for kind, title, row_cls, col_cls, peer in kinds:
+    kinds = (("scalar", "scalar weight 0.5", JITCScalarR, JITCScalarC, "JITCScalar", ("weight",)),
+             ("normal", "normal weights N(0, 1)", JITCNormalR, JITCNormalC, "JITCNormal", ("w_mean", "w_std")),
+             ("uniform", "uniform weights in [-1, 1)", JITCUniformR, JITCUniformC, "JITCUniform", ("w_low", "w_high")))
+    for kind, title, row_cls, col_cls, peer, params in kinds:
         for suffix, cls, axis, what in (("r", row_cls, "rows", "rows"), ("c", col_cls, "cols", "columns")):
             register(Family(
                 f"jitc_{kind}_{suffix}", f"just-in-time random connectivity, {title}, {what} generated",
                 _jitc(cls, kind), _ref_jitc,
                 event_driven=axis,
-                bernoulli=True,
+                law="bernoulli", weight_law=(kind, *(JITC_WEIGHTS[kind][k] for k in params)),
                 peers={"brainevent": f"{peer}{suffix.upper()}"},
                 weight_error=lambda conn: conn.weight_error,
             ))
