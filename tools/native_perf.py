@@ -125,6 +125,71 @@ def table(frame):
     return t.reset_index()
 
 
+AGAINST = "against the generation axis"
+CORDER = "brainevent corder=True (JITC R)"
+
+
+def targets(t):
+    """The issue's targets 1-5 evaluated on the table ``t``: one row each (holds at / out of,
+    worst ratio, the points that miss). Target 6 (memory) is not a timing: see the README."""
+    import pandas as pd
+
+    rows = []
+
+    def add(number, what, sel, ratio, ok):
+        sel = sel.assign(r_=ratio[sel.index], ok_=ok[sel.index]).dropna(subset=["r_"])
+        miss = sel[~sel.ok_.astype(bool)]
+        where = "; ".join(f"{r.family} {r.product} n={r.n:g} p={r.conn_prob:g} a={r.active:g} b={r.batch:g}: {r.r_:.2f}"
+                          for r in miss.sort_values("r_", ascending=False).itertuples())
+        rows.append(dict(target=number, what=what, holds=int(sel.ok_.astype(bool).sum()), points=len(sel),
+                         worst=float(sel.r_.max()) if len(sel) else np.nan, misses=where))
+
+    # 1: event-driven forms only (brainevent's default JITC R `events @ M` visits every row: its
+    # corder=True rows stand in for them)
+    jitc_r_rows = t.family.isin(JITC_R) & t["product"].str.startswith("vecmat") & (t.job != CORDER)
+    one = t[(t.job != AGAINST) & ~jitc_r_rows & t.brainevent_ms.notna() & t.native_ms.notna()]
+    add(1, "native ≤ brainevent (ratio native / brainevent)", one, t["native/brainevent"],
+        t["native/brainevent"] <= 1)
+    two = t[(t.family == "dense") & (t["product"] == "vecmat") & (t.n == 10_000) & (t.active == 0.01)
+            & (t.job == "event-driven")]
+    add(2, "dense n = 10⁴, 1 % active: fraction of read bandwidth (≥ 0.8)", two, t["native_bw_fraction"],
+        t["native_bw_fraction"] >= 0.8)
+    three = t[t.dense_ms.notna() & t.native_ms.notna() & ((t.family != "dense") | (t.active <= 0.2))]
+    add(3, "native < dense XLA (ratio native / dense)", three, t["native/dense"], t["native/dense"] < 1)
+    vec = t[(t.batch == 1) & (t.job == "event-driven")].set_index(["family", "n", "conn_prob", "active"])
+    bat = t[(t.batch > 1) & (t.job == "event-driven")]
+    per_sample = pd.Series(np.nan, index=t.index)
+    for i, r in bat.iterrows():
+        key = (r.family, r.n, r.conn_prob, r.active)
+        if key in vec.index:
+            per_sample[i] = r.native_ms / r.batch / float(np.atleast_1d(vec.loc[key, "native_ms"])[0])
+    add(5, "batch: native time per sample / vector time (≤ 1)", bat, per_sample, per_sample <= 1)
+    return pd.DataFrame(rows)
+
+
+def linearity(t):
+    """Target 4: just-in-time along the generation axis, native time per call against the
+    active fraction (n, connectivity, family): the ratios of successive activities."""
+    along = t[(t.job == "event-driven") & (t.batch == 1) & t.family.isin(JITC) & t.native_ms.notna()]
+    out = []
+    for (fam, prod, n, p), g in along.groupby(["family", "product", "n", "conn_prob"], sort=False):
+        g = g.sort_values("active")
+        if len(g) < 2:
+            continue
+        ms = g.native_ms.to_numpy()
+        act = g.active.to_numpy()
+        slope = float(np.polyfit(np.log(act), np.log(ms), 1)[0])
+        # the cost of one more generated synapse: constant across n and p when the work is
+        # O(active · n · p) (the intercept is the O(n) scan for the active inputs)
+        marginal = (ms[-1] - ms[0]) * 1e6 / ((act[-1] - act[0]) * n * n * p)
+        out.append(dict(family=fam, product=prod, n=n, conn_prob=p,
+                        ms=" / ".join(f"{v:.3g}" for v in ms), active=" / ".join(f"{a:g}" for a in act),
+                        log_slope=slope, ns_per_synapse=marginal))
+    import pandas as pd
+
+    return pd.DataFrame(out)
+
+
 def markdown(t, meta) -> str:
     def fmt(v, digits=3):
         if isinstance(v, str):
@@ -142,6 +207,23 @@ def markdown(t, meta) -> str:
              f"Single-core read bandwidth: {meta['machine_read_gb_s']:.1f} GB/s. jax {meta['jax']}, "
              f"{meta['backends'].get('brainevent', '')}. Median time per call (ms); ratios below 1: "
              "native faster. `native_bw_fraction`: bytes the product must touch / time / read bandwidth.", ""]
+    tg = targets(t)
+    lines += ["## Targets", "", "| target | what | holds | points | worst | misses (ratio) |", "|---|---|---|---|---|---|"]
+    for r in tg.itertuples():
+        lines.append(f"| {r.target} | {r.what} | {r.holds} | {r.points} | {fmt(r.worst)} | {r.misses or '–'} |")
+    lin = linearity(t)
+    if len(lin):
+        lines += ["", "Target 4, just-in-time along the generation axis: native ms per call at the active "
+                  "fractions; slope of log time against log activity (1: proportional; below 1 where the "
+                  "O(n) scan for the active inputs is a large part of the call); marginal ns per generated "
+                  "synapse, (t_max - t_min) / ((a_max - a_min) n² p): constant across n and p when the cost "
+                  "is O(active · n · p)", "",
+                  "| family | product | n | conn_prob | active | native_ms | slope | ns / synapse |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in lin.itertuples():
+            lines.append(f"| {r.family} | {r.product} | {r.n:g} | {r.conn_prob:g} | {r.active} | {r.ms} | "
+                         f"{r.log_slope:.2f} | {r.ns_per_synapse:.2f} |")
+    lines.append("")
     for job in t.job.unique():
         part = t[t.job == job]
         lines += [f"## {job}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -173,13 +255,30 @@ def recheck_jobs(csv):
     return out
 
 
+def render(csv: Path) -> int:
+    """The Markdown table of an earlier run, from its CSV and .meta.json (atomically replaced)."""
+    import json
+
+    import pandas as pd
+
+    from evbench._io import write_atomic
+
+    meta = json.loads(csv.with_suffix(".meta.json").read_text())
+    write_atomic(csv.with_suffix(".md"), markdown(table(pd.read_csv(csv)), meta))
+    print(f"Written: {csv.with_suffix('.md')}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="results", help="results root (files go to OUT/<machine>/)")
     ap.add_argument("--quick", action="store_true", help="a smoke run (n = 10³, one point)")
     ap.add_argument("--recheck", metavar="CSV", help="measure again the points of CSV where native was slower")
     ap.add_argument("--corder", action="store_true", help="only the brainevent corder=True jobs")
+    ap.add_argument("--render", metavar="CSV", help="write CSV's table (.md beside it) again; measure nothing")
     args = ap.parse_args(argv)
+    if args.render:
+        return render(Path(args.render))
 
     from evbench import bench
     from evbench._io import write_atomic, write_json
