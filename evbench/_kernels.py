@@ -54,10 +54,24 @@ def _group(b, n_out):
 
 @_jit
 def dense_vecmat(S, W, out):
-    """``out (b, n) = S (b, m) @ W (m, n)``: the rows of the active inputs, added in order."""
+    """``out (b, n) = S (b, m) @ W (m, n)``: the rows of the active inputs, added in order
+    (a single vector: four rows at a time)."""
     b, m = S.shape
     n = W.shape[1]
     out[:, :] = 0
+    if b == 1:  # four active rows at a time: four streams in flight, a quarter of the output traffic
+        ptr, idx, vals = _event_lists(S)
+        na = ptr[1]
+        for t in range(0, na - na % 4, 4):
+            i0, i1, i2, i3 = idx[t], idx[t + 1], idx[t + 2], idx[t + 3]
+            s0, s1, s2, s3 = vals[t], vals[t + 1], vals[t + 2], vals[t + 3]
+            for j in range(n):
+                out[0, j] += s0 * W[i0, j] + s1 * W[i1, j] + s2 * W[i2, j] + s3 * W[i3, j]
+        for t in range(na - na % 4, na):
+            i, s = idx[t], vals[t]
+            for j in range(n):
+                out[0, j] += s * W[i, j]
+        return
     g = _group(b, n)
     for k0 in range(0, b, g):
         for i in range(m):
@@ -139,10 +153,10 @@ def csr_vecmat(S, indptr, indices, w, out):
     g = _group(b, out.shape[1])
     for k0 in range(0, b, g):
         for i in range(m):
-            lo, hi = indptr[i], indptr[i + 1]
             for k in range(k0, min(b, k0 + g)):
                 s = S[k, i]
                 if s != 0:
+                    lo, hi = indptr[i], indptr[i + 1]  # read for the active rows only
                     if ws:
                         for p in range(lo, hi):
                             out[k, indices[p]] += s * w[p]
