@@ -1048,8 +1048,8 @@ def _higher_is_better(name: str) -> bool:
 
 
 def _deterministic(name: str) -> bool:
-    """Benchmarks whose value does not vary between runs of the same code (memory), so one
-    sample per commit is enough to call a change."""
+    """Benchmarks read from one sample per commit (memory: a peak varies far less between runs
+    of the same code than a time does, so a change of more than ×1.2 is taken as real)."""
     last = name.split(".")[-1]
     return last.startswith("peakmem_") or last.endswith("_bytes")
 
@@ -1108,11 +1108,12 @@ def section_history(res: Results) -> Section:
         worse = 1 / ratio if _higher_is_better(idx[1]) else ratio
         if worse <= REGRESSION_FACTOR:
             continue
-        spread = [r.get(c, np.nan) for c in ("q25", "q75", "q25_prev", "q75_prev")]
-        if all(np.isfinite(_num(v)) for v in spread):
+        spread = [_num(r.get(c, np.nan)) for c in ("q25", "q75", "q25_prev", "q75_prev")]
+        # one sample gives q25 == q75 (asv --quick writes that for time_ benchmarks): no spread
+        if all(np.isfinite(v) for v in spread) and spread[0] < spread[1] and spread[2] < spread[3]:
             if r["q25"] <= r["q75_prev"]:  # the interquartile ranges overlap: noise
                 continue
-        elif not _deterministic(idx[1]):  # one sample each (asv --quick, track_ timings)
+        elif not _deterministic(idx[1]):  # no spread (asv --quick, track_ timings)
             unconfirmed += 1
             continue
         rows.append(dict(machine=idx[0], benchmark=idx[1], params=idx[2], before=r["value_prev"],
@@ -1120,7 +1121,7 @@ def section_history(res: Results) -> Section:
     sec.intro = (f"{len(commits)} commits, {a['benchmark'].nunique()} benchmarks. A regression: the newest commit "
                  f"({str(last)[:8]}) worse than the one before ({str(prev)[:8]}) by more than ×{REGRESSION_FACTOR} "
                  "with interquartile ranges apart (time and memory: higher is worse; events/s and GB/s: lower); "
-                 "measurements without repeats count only for memory, which does not vary between runs.")
+                 "a measurement without repeats counts only for memory, which varies far less between runs than time.")
     if rows:
         sec.tables.append((f"{len(rows)} regressions", pd.DataFrame(rows).sort_values("worse_by", ascending=False)))
     else:

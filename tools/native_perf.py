@@ -208,7 +208,8 @@ def markdown(t, meta) -> str:
              f"{meta['backends'].get('brainevent', '')}. Median time per call (ms); ratios below 1: "
              "native faster. `native_bw_fraction`: bytes the product must touch / time / read bandwidth.", ""]
     tg = targets(t)
-    lines += ["## Targets", "", "| target | what | holds | points | worst | misses (ratio) |", "|---|---|---|---|---|---|"]
+    lines += ["## Targets", "", "| target | what | holds | points | worst | misses (ratio) |",
+              "|---|---|---|---|---|---|"]
     for r in tg.itertuples():
         lines.append(f"| {r.target} | {r.what} | {r.holds} | {r.points} | {fmt(r.worst)} | {r.misses or '–'} |")
     lin = linearity(t)
