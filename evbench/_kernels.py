@@ -22,6 +22,8 @@ drawn only for the synapses a product uses.
 """
 from __future__ import annotations
 
+import math
+
 import numba as nb
 import numpy as np
 
@@ -322,6 +324,22 @@ _ONE_BITS = np.int64(1023 << 52)
 _I52 = np.int64(52)
 
 
+#: Taylor coefficients, highest power first: atanh(s) / s = sum s^2k / (2k + 1) to s^22;
+#: cos(a) to a^20; (a - sin(a)) / a^3 to a^16 (sin to a^19)
+_LOG_SERIES = tuple(1.0 / k for k in range(23, 0, -2))
+_COS_SERIES = tuple((-1.0) ** (k // 2) / math.factorial(k) for k in range(20, -1, -2))
+_SIN_SERIES = tuple((-1.0) ** ((k - 3) // 2) / math.factorial(k) for k in range(19, 2, -2))
+
+
+@_inline
+def _horner(x, coeffs):
+    """``sum coeffs[i] x^(n - 1 - i)`` (a constant tuple: the loop is unrolled)."""
+    acc = 0.0
+    for c in coeffs:
+        acc = c + x * acc
+    return acc
+
+
 @_inline
 def _normal(h1, h2):
     """``z = sqrt(-2 ln u1) cos(2 pi u2)``, ``u1 = ((h1 >> 8) + 1) 2^-24``, ``u2 = (h2 >> 8) 2^-24``
@@ -342,18 +360,7 @@ def _normal(h1, h2):
     e = e + big
     t = (m - 1.0) / (m + 1.0)
     t2 = t * t
-    q = 1.0 / 23.0
-    q = 1.0 / 21.0 + t2 * q
-    q = 1.0 / 19.0 + t2 * q
-    q = 1.0 / 17.0 + t2 * q
-    q = 1.0 / 15.0 + t2 * q
-    q = 1.0 / 13.0 + t2 * q
-    q = 1.0 / 11.0 + t2 * q
-    q = 1.0 / 9.0 + t2 * q
-    q = 1.0 / 7.0 + t2 * q
-    q = 1.0 / 5.0 + t2 * q
-    q = 1.0 / 3.0 + t2 * q
-    q = 1.0 + t2 * q
+    q = _horner(t2, _LOG_SERIES)
     log_u1 = (e - 24.0) * _LN2 + 2.0 * t * q
     r = np.sqrt(-2.0 * log_u1)
 
@@ -365,27 +372,8 @@ def _normal(h1, h2):
     y = y + use_sin * (0.25 - 2.0 * y)  # cos(2 pi y) = sin(2 pi (1/4 - y)), y in [0, 1/8]
     a = _TWO_PI * y
     a2 = a * a
-    c = 1.0 / 2432902008176640000.0    # 1/20!
-    c = -1.0 / 6402373705728000.0 + a2 * c
-    c = 1.0 / 20922789888000.0 + a2 * c
-    c = -1.0 / 87178291200.0 + a2 * c
-    c = 1.0 / 479001600.0 + a2 * c
-    c = -1.0 / 3628800.0 + a2 * c
-    c = 1.0 / 40320.0 + a2 * c
-    c = -1.0 / 720.0 + a2 * c
-    c = 1.0 / 24.0 + a2 * c
-    c = -0.5 + a2 * c
-    c = 1.0 + a2 * c
-    sn = 1.0 / 121645100408832000.0    # 1/19!
-    sn = -1.0 / 355687428096000.0 + a2 * sn
-    sn = 1.0 / 1307674368000.0 + a2 * sn
-    sn = -1.0 / 6227020800.0 + a2 * sn
-    sn = 1.0 / 39916800.0 + a2 * sn
-    sn = -1.0 / 362880.0 + a2 * sn
-    sn = 1.0 / 5040.0 + a2 * sn
-    sn = -1.0 / 120.0 + a2 * sn
-    sn = 1.0 / 6.0 + a2 * sn
-    sn = a - a * a2 * sn
+    c = _horner(a2, _COS_SERIES)
+    sn = a - a * a2 * _horner(a2, _SIN_SERIES)
     v = c + use_sin * (sn - c)
     return r * v * (1.0 - 2.0 * neg)
 
