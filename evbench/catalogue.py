@@ -369,16 +369,16 @@ def _ref_jitc(conn, f):
 
 
 def _register_jitc():
-    kinds = (("scalar", "scalar weight 0.5", JITCScalarR, JITCScalarC, "JITCScalar", ("weight",)),
-             ("normal", "normal weights N(0, 1)", JITCNormalR, JITCNormalC, "JITCNormal", ("w_mean", "w_std")),
-             ("uniform", "uniform weights in [-1, 1)", JITCUniformR, JITCUniformC, "JITCUniform", ("w_low", "w_high")))
-    for kind, title, row_cls, col_cls, peer, params in kinds:
+    kinds = (("scalar", "scalar weight 0.5", JITCScalarR, JITCScalarC, "JITCScalar"),
+             ("normal", "normal weights N(0, 1)", JITCNormalR, JITCNormalC, "JITCNormal"),
+             ("uniform", "uniform weights in [-1, 1)", JITCUniformR, JITCUniformC, "JITCUniform"))
+    for kind, title, row_cls, col_cls, peer in kinds:
         for suffix, cls, axis, what in (("r", row_cls, "rows", "rows"), ("c", col_cls, "cols", "columns")):
             register(Family(
                 f"jitc_{kind}_{suffix}", f"just-in-time random connectivity, {title}, {what} generated",
                 _jitc(cls, kind), _ref_jitc,
                 event_driven=axis,
-                law="bernoulli", weight_law=(kind, *(JITC_WEIGHTS[kind][k] for k in params)),
+                law="bernoulli", weight_law=(kind, *JITC_WEIGHTS[kind].values()),  # the law's parameter order
                 peers={"brainevent": f"{peer}{suffix.upper()}"},
                 weight_error=lambda conn: conn.weight_error,
             ))

@@ -169,7 +169,9 @@ def targets(t):
 
 def linearity(t):
     """Target 4: just-in-time along the generation axis, native time per call against the
-    active fraction (n, connectivity, family): the ratios of successive activities."""
+    active fraction (n, connectivity, family): the log-log slope and the marginal cost."""
+    import pandas as pd
+
     along = t[(t.job == "event-driven") & (t.batch == 1) & t.family.isin(JITC) & t.native_ms.notna()]
     out = []
     for (fam, prod, n, p), g in along.groupby(["family", "product", "n", "conn_prob"], sort=False):
@@ -185,8 +187,6 @@ def linearity(t):
         out.append(dict(family=fam, product=prod, n=n, conn_prob=p,
                         ms=" / ".join(f"{v:.3g}" for v in ms), active=" / ".join(f"{a:g}" for a in act),
                         log_slope=slope, ns_per_synapse=marginal))
-    import pandas as pd
-
     return pd.DataFrame(out)
 
 
