@@ -1111,7 +1111,8 @@ def section_history(res: Results) -> Section:
         spread = [_num(r.get(c, np.nan)) for c in ("q25", "q75", "q25_prev", "q75_prev")]
         # one sample gives q25 == q75 (asv --quick writes that for time_ benchmarks): no spread
         if all(np.isfinite(v) for v in spread) and spread[0] < spread[1] and spread[2] < spread[3]:
-            if r["q25"] <= r["q75_prev"]:  # the interquartile ranges overlap: noise
+            grew = ratio > 1  # time and memory grew, or events/s and GB/s fell
+            if (r["q25"] <= r["q75_prev"]) if grew else (r["q75"] >= r["q25_prev"]):  # IQRs overlap: noise
                 continue
         elif not _deterministic(idx[1]):  # no spread (asv --quick, track_ timings)
             unconfirmed += 1
