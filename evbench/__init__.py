@@ -2,11 +2,11 @@
 
 The public API: connectivity structures, the catalogue that lists them, event generators.
 """
-from ._base import Connectivity, Transposed, kernel_mode, use_kernels
-from ._dense import DenseMatrix
-from ._fixed import FixedNumPerPost, FixedNumPerPre
-from ._jitc import JITCNormalC, JITCNormalR, JITCScalarC, JITCScalarR, JITCUniformC, JITCUniformR
-from ._sparse import COO, CSC, CSR
+from .ops.base import Connectivity, Transposed, kernel_mode, use_kernels
+from .ops.dense import DenseMatrix
+from .ops.fixed import FixedNumPerPost, FixedNumPerPre
+from .ops.jitc import JITCNormalC, JITCNormalR, JITCScalarC, JITCScalarR, JITCUniformC, JITCUniformR
+from .ops.sparse import COO, CSC, CSR
 from .catalogue import PRODUCTS, Family, Product, families, get_family, get_product
 from .events import active_fraction, make_events
 

@@ -18,11 +18,11 @@ import numpy as np
 import reference as ref
 
 from . import _generate as gen
-from ._base import Connectivity
+from .ops.base import Connectivity
 from ._checks import check_dtype, check_int, check_prob, check_seed
-from ._dense import DenseMatrix
-from ._fixed import FixedNumPerPost, FixedNumPerPre
-from ._sparse import COO, CSC, CSR
+from .ops.dense import DenseMatrix
+from .ops.fixed import FixedNumPerPost, FixedNumPerPre
+from .ops.sparse import COO, CSC, CSR
 
 # -- products -----------------------------------------------------------------------------------
 
@@ -330,7 +330,7 @@ register(Family(
 # JITC-SECTION: registrations of the six just-in-time families follow.
 import functools  # noqa: E402
 
-from ._jitc import (  # noqa: E402
+from .ops.jitc import (  # noqa: E402
     JITCNormalC,
     JITCNormalR,
     JITCScalarC,

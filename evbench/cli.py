@@ -80,9 +80,9 @@ def cmd_catalogue(args) -> int:
 
 def cmd_validate(args) -> int:
     _enable_x64()
-    from ._io import write_frame, write_json
-    from .backends import get_backend
-    from .validate import conformance, resolve_backends, summary
+    from .harness.results import write_frame, write_json
+    from .peers import get_backend
+    from .harness.validate import conformance, resolve_backends, summary
 
     try:
         names = list(args.backend or args.default_backends) + [g for g in (args.gate or []) if g != "all"]
@@ -173,7 +173,7 @@ def _add_catalogue(sub):
 
 
 def _add_validate(sub):
-    from .backends import backends
+    from .peers import backends
     from .catalogue import families
 
     names = [f.name for f in families()]
@@ -196,25 +196,25 @@ def _add_validate(sub):
 
 
 def _add_bench(sub):
-    from .bench import add_parser
+    from .harness.bench import add_parser
 
     add_parser(sub)
 
 
 def _add_report(sub):
-    from .report import add_parser
+    from .harness.report import add_parser
 
     add_parser(sub)
 
 
 def _add_run(sub):
-    from .mainjob import add_parser
+    from .harness.run import add_parser
 
     add_parser(sub)
 
 
 def _add_spiketimes(sub):
-    from .spiketimes import add_parser
+    from .harness.spiketimes import add_parser
 
     add_parser(sub)
 

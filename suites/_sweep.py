@@ -1,7 +1,7 @@
 """What every suite shares: the grid, the case of a parameter combination, and one
 ``setup_cache`` that runs the whole grid once per asv run.
 
-The cases come from :mod:`evbench.bench` (the same ones ``evbench bench`` runs), read from the
+The cases come from :mod:`evbench.harness.bench` (the same ones ``evbench bench`` runs), read from the
 catalogue and the backends. The grid is ``$EVBENCH_GRID`` (``default`` unless set);
 ``EVBENCH_FAMILY``, ``EVBENCH_BACKEND`` and ``EVBENCH_PRODUCT`` (comma-separated names) narrow
 it. Every suite class holds one product and takes the parameters ``bench.PARAM_NAMES``:
@@ -19,7 +19,7 @@ sweep's whole table with the measured active fractions) to ``results/asv-meta/<m
 import os
 from pathlib import Path
 
-from evbench import bench
+from evbench.harness import bench
 
 #: versions, devices and the sweep's table go here, beside asv's results (results/asv)
 SIDECAR = Path(__file__).resolve().parents[1] / "results" / "asv-meta"

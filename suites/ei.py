@@ -1,4 +1,4 @@
-"""The Vogels–Abbott E/I networks (``evbench.ei``): wall time per simulated step, and firing rates.
+"""The Vogels–Abbott E/I networks (``evbench.spiking.ei``): wall time per simulated step, and firing rates.
 
 One class per model (``ei.Coba``, ``ei.Cuba``), parameters: connectivity family (catalogue
 ``fixed_prob`` or ``jitc_scalar_r``), backend (every registered backend; one that cannot run the
@@ -10,9 +10,9 @@ device (an absent one is a skip). ``setup`` builds the network, compiles the sca
 * ``Coba.time_steps`` / ``Cuba.time_steps``: ``STEPS`` steps of the network (divide by
   ``STEPS * 0.1 ms`` for wall time per simulated second);
 * ``CobaRates`` / ``CubaRates``: ``track_rate_exc_hz``, ``track_rate_inh_hz`` (the populations'
-  mean rates, to check against the published regime ``evbench.ei.RATE_RANGE_HZ``) and
+  mean rates, to check against the published regime ``evbench.spiking.ei.RATE_RANGE_HZ``) and
   ``track_wall_per_sim_s``, from one sweep of every case in ``setup_cache`` (one process builds
-  and runs each network once: ``evbench.ei.case_row``, the rows of ``evbench spiketimes``'s
+  and runs each network once: ``evbench.spiking.ei.case_row``, the rows of ``evbench spiketimes``'s
   ``ei`` table).
 
 The scales and families follow the grid (``EVBENCH_GRID``): ``SCALES``, ``FAMILIES``.
@@ -21,8 +21,9 @@ The scales and families follow the grid (``EVBENCH_GRID``): ``SCALES``, ``FAMILI
 """
 import jax
 
-from evbench import bench, ei
-from evbench.backends import backends
+from evbench.harness import bench
+from evbench.spiking import ei
+from evbench.peers import backends
 
 STEPS = 200  # 20 ms of simulated time (brainevent's just-in-time network takes seconds for it)
 #: scales per grid (``EVBENCH_GRID``; another grid: the default's)
@@ -64,7 +65,7 @@ class _EI:
     model = None
 
     def setup(self, family, backend, scale, device):
-        from evbench.backends import Unsupported
+        from evbench.peers import Unsupported
 
         jax.config.update("jax_enable_x64", True)
         dev = bench.device_for(device)  # a skip when JAX sees no such device

@@ -1,5 +1,5 @@
 """The machine's limits, recorded beside the results so that figures can be read against them."""
-from evbench import bench
+from evbench.harness import bench
 
 
 class Machine:

@@ -10,11 +10,11 @@ starts per parameter combination few.
   and ran the product (it includes what the process inherited: compare like with like);
 * ``DeviceMemory.track_device_peak_bytes``: the device's peak bytes in use, where the device
   reports them (GPU, TPU; with ``XLA_PYTHON_CLIENT_PREALLOCATE=false``, set by
-  :func:`evbench.bench.configure_process`); skipped on the CPU, which reports none.
+  :func:`evbench.harness.bench.configure_process`); skipped on the CPU, which reports none.
 """
 import jax
 
-from evbench import bench
+from evbench.harness import bench
 from evbench.catalogue import PRODUCTS, get_family
 
 from ._sweep import BACKENDS, FAMILIES, GRID, Sweep

@@ -5,7 +5,7 @@ that asv runs per run (``setup_cache``; the same measurement as ``evbench bench`
   events; 0 for a backend with nothing to compile);
 * ``track_synaptic_events_per_s``: synapses reached by the active inputs per second;
 * ``track_effective_bandwidth_gb_s``: bytes the structure must touch per second (see
-  :mod:`evbench.bench`); compare with ``machine.Machine.track_read_bandwidth_gb_s``.
+  :mod:`evbench.harness.bench`); compare with ``machine.Machine.track_read_bandwidth_gb_s``.
 
 The sweep's whole table, with the measured active fraction of every case (the ``active``
 parameter is the requested one), is written beside asv's results, in ``results/asv-meta/``.

@@ -2,12 +2,12 @@
 
 Shapes come from a few buckets and connection probabilities from a few values, so that the
 number of distinct JAX compilations stays small; everything else (seeds, event values and
-active fractions) is drawn freely. Strategies return :class:`evbench.cases.Case` objects,
+active fractions) is drawn freely. Strategies return :class:`evbench.harness.cases.Case` objects,
 whose ``snippet()`` reproduces a failure.
 """
 from hypothesis import strategies as st
 
-from evbench.cases import Case
+from evbench.harness.cases import Case
 from evbench.catalogue import families
 from evbench.events import VALUE_KINDS
 

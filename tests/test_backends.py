@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evbench import backends as B
+from evbench import peers as B
 from evbench.cli import main
-from evbench.conformance import CHECKS
-from evbench.validate import Profile, conformance
+from evbench.harness.checks import CHECKS
+from evbench.harness.validate import Profile, conformance
 
 #: few shapes and one dtype, so that JAX (and numba) compile little
 PROFILE = Profile(shapes=((1, 1), (24, 16)), conn_probs=(0.3,), actives=(0.0, 0.5),

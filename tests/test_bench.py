@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evbench import bench
-from evbench.backends import backends
+from evbench.harness import bench
+from evbench.peers import backends
 from evbench.catalogue import PRODUCTS, families
 from evbench.cli import main
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from evbench import families
-from evbench._io import write_atomic
+from evbench.harness.results import write_atomic
 from evbench.catalogue import PRODUCTS
 from evbench.cli import main
 

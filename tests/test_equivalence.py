@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, note
 from hypothesis import strategies as st
 
-from evbench.cases import Prepared, check
+from evbench.harness.cases import Prepared, check
 from evbench.catalogue import PRODUCTS, families
 
 from .strategies import cases

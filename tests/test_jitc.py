@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from evbench import _jitc as J  # noqa: E402
+from evbench.ops import jitc as J  # noqa: E402
 from evbench.catalogue import PRODUCTS, get_family  # noqa: E402
 from evbench.events import make_events  # noqa: E402
 from evbench.tolerance import compare, error_bound  # noqa: E402

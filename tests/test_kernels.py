@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from evbench._base import cpu_kernels_available, kernel_mode, use_kernels
+from evbench.ops.base import cpu_kernels_available, kernel_mode, use_kernels
 from evbench.catalogue import PRODUCTS, families, get_family, get_product
 from evbench.events import make_events
 from evbench.tolerance import error_bound

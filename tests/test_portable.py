@@ -1,6 +1,6 @@
 """The portable (pure-JAX) products under the same tests as the default ones.
 
-On the CPU the products run numba kernels through XLA's FFI by default (``evbench._kernels``);
+On the CPU the products run numba kernels through XLA's FFI by default (``evbench.ops.cpu.kernels``);
 every other device runs the portable products. Here the equivalence tests (every family ×
 product) and the vmap property of ``test_equivalence``, ``test_properties`` and ``test_jitc``
 run again, the same test bodies with the same references and error bounds, under
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evbench._base import use_kernels
+from evbench.ops.base import use_kernels
 from evbench.catalogue import PRODUCTS, families
 
 from . import test_equivalence, test_properties

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from evbench.cases import Case, Prepared
+from evbench.harness.cases import Case, Prepared
 from evbench.catalogue import PRODUCTS, families, get_product
 from evbench.events import make_events
 from evbench.tolerance import error_bound

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from evbench import families
-from evbench import mainjob, report
-from evbench.backends import backends
+from evbench.harness import report
+from evbench.harness import run as mainjob
+from evbench.peers import backends
 from evbench.catalogue import PRODUCTS
 from evbench.cli import main
 

@@ -1,4 +1,4 @@
-"""Exact spike times: SparseProp (``evbench.sparseprop``) against the naive reference.
+"""Exact spike times: SparseProp (``evbench.spiking.sparseprop``) against the naive reference.
 
 Both simulators are exact and share one semantics (``reference.spiking``), so they must agree
 spike for spike: the same neuron sequence, and times within ``RTOL * max(|t|, tau_m)`` (a spike
@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from evbench import sparseprop as sp
+from evbench.spiking import sparseprop as sp
 from reference import spiking as ref
 from reference.spiking import Network, SpikingParams
 

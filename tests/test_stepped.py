@@ -1,4 +1,4 @@
-"""Time-stepped networks (``evbench.stepped``) against the exact simulators, operators against
+"""Time-stepped networks (``evbench.spiking.stepped``) against the exact simulators, operators against
 each other, the E/I networks and the ``evbench spiketimes`` command.
 
 The convergence tests assert what the scheme promises and could fail if it were wrong: without
@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evbench import ei, spiketimes, stepped
-from evbench import sparseprop as sp
+from evbench.harness import spiketimes
+from evbench.spiking import ei, stepped
+from evbench.spiking import sparseprop as sp
 from reference.spiking import Network, SpikingParams
 
 

@@ -5,7 +5,7 @@
 #   tools/asv_regression_check.sh [factor]      (default factor 1.5)
 #
 # In a temporary clone it commits the working tree as it is (the base), then a commit that
-# slows every timed call down by 5 ms on purpose (a sleep in evbench.bench.Prepared.call), and
+# slows every timed call down by 5 ms on purpose (a sleep in evbench.harness.bench.Prepared.call), and
 # runs `asv continuous --factor <factor> base slowed` on one small case (EVBENCH_GRID=tiny,
 # csr × native × vecmat). It succeeds (exit 0) when asv reported the slowdown with a non-zero
 # exit, and fails otherwise. Both commits are built in virtualenvs from PyPI: minutes the
@@ -33,7 +33,7 @@ from pathlib import Path
 p = Path("evbench/bench.py")
 s = p.read_text()
 old = "        return self.impl.run(self.events)\n"
-assert s.count(old) == 1, "evbench.bench.Prepared.call changed: update tools/asv_regression_check.sh"
+assert s.count(old) == 1, "evbench.harness.bench.Prepared.call changed: update tools/asv_regression_check.sh"
 p.write_text(s.replace(old, "        time.sleep(0.005)  # slower on purpose\n" + old))
 PY
 git -c user.name=evbench -c user.email=evbench@localhost commit -qam "slower on purpose: 5 ms per call"

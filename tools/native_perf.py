@@ -3,7 +3,7 @@ against brainevent and the dense XLA product on the standard grid, side by side 
 
     flock /tmp/evbench-bench.lock env PYTHONPATH=. python tools/native_perf.py [--out results]
 
-Cases: ``evbench.bench.STANDARD`` (n = 10³, 10⁴, 10⁵; active 0.1, 1, 5 %; connection
+Cases: ``evbench.harness.bench.STANDARD`` (n = 10³, 10⁴, 10⁵; active 0.1, 1, 5 %; connection
 probability 1 and 10 %; batch 16, 64; float32), for each family the event-driven products
 (``events @ M`` and its batch for row-driven families, ``M @ events`` and its batch for
 column-driven ones; both for dense weights), backends native, brainevent (``BinaryArray``
@@ -18,7 +18,7 @@ materialises batch × synapses); brainevent's just-in-time products at n = 10⁵
 per orientation (scalar weights, 1 % connectivity, 1 % active, the unbatched product: each call
 takes seconds); batched products at 0.1 and 5 % active (time).
 
-Writes ``OUT/<machine>/native-perf-<UTC time>.csv`` (every record of ``evbench.bench``, one row
+Writes ``OUT/<machine>/native-perf-<UTC time>.csv`` (every record of ``evbench.harness.bench``, one row
 per case and repeat) and ``.md`` (the table: medians and ratios), plus ``.meta.json``.
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ def jobs(quick: bool = False):
     """``(label, grid, families, backends, products)`` in run order. The batched products run at
     1 % active (every n, connection probability and batch size), the vector products at every
     active fraction: the run fits in about half an hour on this shared machine."""
-    from evbench.bench import STANDARD
+    from evbench.harness.bench import STANDARD
 
     std = dataclasses.replace(STANDARD, devices=("cpu",))  # this table is the CPU's
     if quick:  # a smoke run of the script itself
@@ -89,7 +89,7 @@ def corder_jobs():
     """brainevent's row-oriented just-in-time matrices with ``corder=True``: with its default
     (``corder=False``) their ``events @ M`` visits every row (O(n_rows · n_cols · p), see the
     table), with ``corder=True`` it is event-driven, like evbench's. Labelled apart."""
-    from evbench.bench import STANDARD
+    from evbench.harness.bench import STANDARD
 
     std = dataclasses.replace(STANDARD, devices=("cpu",), max_time=0.1, max_repeats=5)
     small = dataclasses.replace(std, n=tuple(n for n in std.n if n <= 10_000))
@@ -241,7 +241,7 @@ def recheck_jobs(csv):
     more and longer repeats: one job per family, size, connectivity and product."""
     import pandas as pd
 
-    from evbench.bench import STANDARD
+    from evbench.harness.bench import STANDARD
 
     t = table(pd.read_csv(csv))
     t = t[(t.job != "against the generation axis") & (t.family != "coo")]  # COO: slower by design (O(synapses × batch))
@@ -262,7 +262,7 @@ def render(csv: Path) -> int:
 
     import pandas as pd
 
-    from evbench._io import write_atomic
+    from evbench.harness.results import write_atomic
 
     meta = json.loads(csv.with_suffix(".meta.json").read_text())
     write_atomic(csv.with_suffix(".md"), markdown(table(pd.read_csv(csv)), meta))
@@ -281,8 +281,8 @@ def main(argv=None) -> int:
     if args.render:
         return render(Path(args.render))
 
-    from evbench import bench
-    from evbench._io import write_atomic, write_json
+    from evbench.harness import bench
+    from evbench.harness.results import write_atomic, write_json
     from evbench.cli import _stamp, machine_label
 
     bench.configure_process()

@@ -84,7 +84,7 @@ def sizes(scale: float) -> tuple[int, int]:
 
 def structures(family: str, scale: float, *, seed: int = 0, dtype="float32"):
     """``(exc, inh)``: the catalogue structures ``E -> all`` and ``I -> all``."""
-    from .catalogue import get_family
+    from ..catalogue import get_family
 
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
@@ -98,7 +98,7 @@ def structures(family: str, scale: float, *, seed: int = 0, dtype="float32"):
 
 
 def _case(family, conn, seed):
-    from .cases import Case
+    from ..harness.cases import Case
 
     variant = (("weights", "scalar"),) if family == "fixed_prob" else ()
     return Case(family, tuple(conn.shape), CONN_PROB, seed, str(conn.dtype), "bool", "ones", 0.0, 1, 0, variant)
@@ -109,7 +109,7 @@ class EINetwork:
 
     def __init__(self, model: str, scale: float, backend: str = "native", *, family: str = "fixed_prob",
                  dt: float = 0.1, seed: int = 0, dtype: str = "float32"):
-        from .catalogue import SCALAR_WEIGHT
+        from ..catalogue import SCALAR_WEIGHT
         from .stepped import family_operator
 
         self.p = params_for(model)
@@ -224,9 +224,9 @@ def dense_bytes(scale: float, dtype="float32") -> int:
 
 def case_row(model: str, scale: float, backend: str, *, family: str = "fixed_prob", sim_ms: float = 200.0,
              seed: int = 0) -> dict:
-    """One row of the ``ei`` table (see ``evbench.spiketimes``); never raises for a backend's
+    """One row of the ``ei`` table (see ``evbench.harness.spiketimes``); never raises for a backend's
     shortcoming: the status says what happened."""
-    from .backends import Unsupported
+    from ..peers import Unsupported
 
     n_exc, n_inh = sizes(scale)
     row = dict(model=model, backend=backend, family=family, scale=scale, n_neurons=n_exc + n_inh, sim_ms=sim_ms,

@@ -12,7 +12,7 @@ converted copy is made before the call); weights are per synapse, or one scalar 
 O(synapses) ones (CSR ``M @ events``, fixed-per-pre ``M @ events``, just-in-time against the
 generation axis) visit every stored or generated synapse.
 
-Just-in-time connectivity: the scheme of :mod:`evbench._jitc` (its docstring), one row at a
+Just-in-time connectivity: the scheme of :mod:`evbench.ops.jitc` (its docstring), one row at a
 time: slot ``t`` of row ``i`` has the key ``base = mix(row_key ^ t)``, its skip is read from
 ``n_bits`` binary digits ``mix(base ^ C_l) < T_l``, and the row ends at the first column
 ``>= n_cols`` (or at an overflow draw). Slots are generated a block at a time (about the
@@ -346,7 +346,7 @@ def _normal(h1, h2):
     (``h1``, ``h2``: 32-bit draws), in float64 with polynomials instead of ``log`` and ``cos``
     (branch-free arithmetic: a loop over a block vectorises; the C library's ``log``/``cos``
     would be called once per synapse). Error below 1e-15: float32 weights are the correctly
-    rounded float64 ones, within the bound of :mod:`evbench._jitc`.
+    rounded float64 ones, within the bound of :mod:`evbench.ops.jitc`.
 
     ``ln u1 = ln k - 24 ln 2``, ``k = 2^e m``, ``m`` in [sqrt(1/2), sqrt(2)): ``ln m = 2 atanh s``,
     ``s = (m - 1) / (m + 1)``, ``|s| <= 0.172``, series to ``s^23``. ``cos(2 pi x)``: ``x`` folded to
@@ -381,7 +381,7 @@ def _normal(h1, h2):
 @_inline
 def _weight(kind, params, b, keys, u):
     """The weight of the synapse with slot key ``b`` (scalar, uniform or normal; see
-    :mod:`evbench._jitc`); ``params = (p0, p1, 2^-24, -2, 2 pi)`` in the weight dtype and ``u``
+    :mod:`evbench.ops.jitc`); ``params = (p0, p1, 2^-24, -2, 2 pi)`` in the weight dtype and ``u``
     a one-element scratch array of that dtype (integer -> weight dtype conversion)."""
     if kind == 0:
         return params[0]

@@ -1226,7 +1226,7 @@ def _header(res: Results) -> dict:
 def build(paths, out_dir=None, *, title: str = "evbench report") -> Report:
     """Read ``paths`` and write ``report.html``, ``report.md`` and ``report-figures/*.png``
     into ``out_dir`` (default: the folder of the first path)."""
-    from ._io import write_atomic
+    from .results import write_atomic
 
     res = load(paths)
     first = Path(list(paths)[0])

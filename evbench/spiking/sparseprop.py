@@ -849,7 +849,7 @@ def measure(n: int, k: int, n_spikes: int, model: str = "lif", *, impl: str = "s
     }
 
 
-if __name__ == "__main__":  # python -m evbench.sparseprop N K N_SPIKES [lif|qif] [sparseprop|reference] [repeat]
+if __name__ == "__main__":  # python -m evbench.spiking.sparseprop N K N_SPIKES [lif|qif] [sparseprop|reference] [repeat]
     import json
     import sys
 

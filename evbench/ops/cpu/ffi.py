@@ -10,7 +10,7 @@ product then calls it with ``jax.ffi.ffi_call``. Unlike a ``ctypes`` callback (w
 GIL and builds NumPy views for every call), the whole call stays in compiled code.
 
 Kernels must not raise: their inputs are validated before the call (shapes and dtypes by the
-structures and :func:`evbench._base._as_events`, indices at construction).
+structures and :func:`evbench.ops.base._as_events`, indices at construction).
 
 Call-frame layout (64-bit; offsets in 8-byte words), from ``c_api.h``::
 

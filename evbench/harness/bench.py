@@ -198,9 +198,9 @@ def _select(items, names, key, what) -> list:
 def selection(families=None, backends=None, products=None):
     """The catalogue's families, the registered backends and the products, optionally narrowed
     to the given names (in catalogue order); ``ValueError`` for an unknown name."""
-    from .backends import backends as all_backends
-    from .catalogue import PRODUCTS
-    from .catalogue import families as all_families
+    from ..peers import backends as all_backends
+    from ..catalogue import PRODUCTS
+    from ..catalogue import families as all_families
 
     return (_select(all_families(), families, lambda f: f.name, "family"),
             _select(all_backends(), backends, lambda b: b.name, "backend"),
@@ -293,7 +293,7 @@ def device_memory(dev) -> dict:
 def _count_dense_materialisations():
     """Count calls that build a structure's dense matrix (``to_dense``, and ``to_coo`` where a
     structure has no explicit synapse list and falls back on the dense matrix)."""
-    from ._base import Connectivity
+    from ..ops.base import Connectivity
 
     calls = [0]
     to_dense, to_coo = Connectivity.to_dense, Connectivity.to_coo
@@ -350,7 +350,7 @@ def _probe(fam, be, prod, dtype, n: int) -> tuple:
     backend prepares (plus the dense matrix it builds on the device, if it does)."""
     from types import SimpleNamespace
 
-    from .backends import Unsupported
+    from ..peers import Unsupported
 
     itemsize = np.dtype(dtype).itemsize
     conn, build_peak = _traced_peak(lambda: fam.build(n, n, conn_prob=_PROBE_P, seed=0, dtype=dtype))
@@ -370,8 +370,8 @@ def footprint(family_name: str, backend_name: str, product_key: str, dtype: str)
     """The memory model of a case, from probes at n = 128 and 256 (after one to warm up): the
     growth between them per stored entry or synapse, so that what does not grow (Python
     objects, just-in-time structures that store nothing) does not count."""
-    from .backends import get_backend
-    from .catalogue import get_family, get_product
+    from ..peers import get_backend
+    from ..catalogue import get_family, get_product
 
     fam, be, prod = get_family(family_name), get_backend(backend_name), get_product(product_key)
     _probe(fam, be, prod, dtype, _PROBE_N)
@@ -419,7 +419,7 @@ class Structures:
 
     def get(self, case: BenchCase, seed: int = 0):
         """``(structure, seconds it took to build or load)``."""
-        from .catalogue import get_family
+        from ..catalogue import get_family
 
         key = (*case.structure_key, seed)
         if key in self._memory:
@@ -445,7 +445,7 @@ class Structures:
     def _save(path: Path, conn) -> None:
         import jax
 
-        from ._io import write_atomic
+        from .results import write_atomic
 
         host = jax.tree_util.tree_map(np.asarray, conn)
         write_atomic(path, pickle.dumps(host, protocol=pickle.HIGHEST_PROTOCOL))
@@ -500,7 +500,7 @@ class Reuse:
     def implementation(self, case: BenchCase, fam, be, prod, conn):
         import jax
 
-        from .backends import Unsupported
+        from ..peers import Unsupported
 
         key = (self._conn_key, case.backend, case.product)
         if key != self._impl_key:
@@ -560,13 +560,13 @@ class Prepared:
     @property
     def active_fraction(self) -> float:
         """The measured fraction of active inputs (over every sample)."""
-        from .events import active_fraction
+        from ..events import active_fraction
 
         return active_fraction(self.events_host)
 
     def work(self) -> dict:
         """Synaptic events and bytes touched by one call (see the module docstring)."""
-        from .catalogue import get_product
+        from ..catalogue import get_product
 
         prod = get_product(self.case.product)
         shape = self.conn.shape
@@ -604,9 +604,9 @@ def prepare(case: BenchCase, *, reuse: Reuse | None = None, seed: int = 0) -> Pr
     (checked before anything is built)."""
     import jax
 
-    from .backends import get_backend
-    from .catalogue import get_family, get_product
-    from .events import make_events
+    from ..peers import get_backend
+    from ..catalogue import get_family, get_product
+    from ..events import make_events
 
     dev = device_for(case.device)
     fam, be, prod = get_family(case.family), get_backend(case.backend), get_product(case.product)
@@ -777,8 +777,8 @@ def versions() -> dict:
     import jaxlib
     import scipy
 
-    from . import __version__
-    from .backends import backends
+    from .. import __version__
+    from ..peers import backends
 
     return dict(jax=jax.__version__, jaxlib=jaxlib.__version__, numpy=np.__version__, scipy=scipy.__version__,
                 evbench=__version__, backends={b.name: b.available()[1] for b in backends()},
@@ -795,7 +795,7 @@ _SUMMARY = ("median_s", "iqr_s", "repeats", "number", "first_call_s", "compile_s
 
 
 def _record(case: BenchCase, status: str, reason: str = "", **values) -> dict:
-    from .catalogue import get_family, get_product
+    from ..catalogue import get_family, get_product
 
     fam, prod = get_family(case.family), get_product(case.product)
     rec = dict(family=case.family, backend=case.backend, product=case.product, expr=prod.expr,
@@ -951,9 +951,9 @@ def write_sidecar(folder, meta: dict, records: list) -> tuple[Path, Path]:
     import hashlib
     import sys
 
-    from . import __file__ as evbench_file
-    from ._io import write_atomic, write_json
-    from .cli import _stamp, machine_label
+    from .. import __file__ as evbench_file
+    from .results import write_atomic, write_json
+    from ..cli import _stamp, machine_label
 
     folder = Path(folder) / machine_label()
     name = f"{_stamp()}-{hashlib.sha1(sys.executable.encode()).hexdigest()[:8]}"
@@ -991,7 +991,7 @@ def add_parser(sub) -> None:
     p.add_argument("--product", action="append", metavar="KEY", help="only this product (repeatable)")
     p.add_argument("--device", action="append", choices=DEVICE_KINDS, metavar="KIND",
                    help=f"only this device kind (repeatable; default: {', '.join(DEVICE_KINDS)}, absent ones skipped)")
-    from .cli import add_output_args
+    from ..cli import add_output_args
 
     add_output_args(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -1000,8 +1000,8 @@ def add_parser(sub) -> None:
 
 def cmd_bench(args) -> int:
     configure_process()
-    from ._io import write_frame, write_json
-    from .cli import _metadata, _stamp, _table, output_dir
+    from .results import write_frame, write_json
+    from ..cli import _metadata, _stamp, _table, output_dir
 
     g = grid(args.grid)
     try:

@@ -24,7 +24,7 @@ import numpy as np
 
 import reference as ref
 
-from ._adapter import Backend, Generated, GradSpec, Implementation, Unsupported, scatter_dense
+from .base import Backend, Generated, GradSpec, Implementation, Unsupported, scatter_dense
 
 _LAYERS = {
     "dense": [{"layer": "EventLinear", "float_as_event": True}, {"layer": "EventLinear", "float_as_event": False}],
@@ -48,8 +48,8 @@ def _quiet():
 def _weights(shape, dtype, seed, scalar):
     import jax.numpy as jnp
 
-    from . import _generate as gen
-    from .catalogue import SCALAR_WEIGHT
+    from .. import _generate as gen
+    from ..catalogue import SCALAR_WEIGHT
 
     if scalar:
         return jnp.asarray(SCALAR_WEIGHT, dtype)
@@ -130,7 +130,7 @@ def generate(family, shape, conn_prob, seed, dtype, layer="", **_):
     """The connectivity a layer draws, with the law its name and docstring state."""
     if family.name not in ("fixed_per_pre", "fixed_prob") or layer == "EventLinear":
         raise Unsupported(f"brainstate does not draw {family.name} connectivity itself")
-    from .catalogue import SCALAR_WEIGHT, conn_num
+    from ..catalogue import SCALAR_WEIGHT, conn_num
 
     k = conn_num(conn_prob, shape[1])
     m, idx, w = _fixed_layer(layer, shape[0], shape[1], conn_prob, k, seed, np.dtype(dtype), True, False)

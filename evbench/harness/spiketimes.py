@@ -8,7 +8,7 @@ table). All times are in ms (networks use ``tau_m = 10 ms``; the E/I networks ``
 Tables and columns
 ------------------
 
-``exact`` — SparseProp (``evbench.sparseprop``) against the naive exact reference
+``exact`` — SparseProp (``evbench.spiking.sparseprop``) against the naive exact reference
 (``reference.spiking``) on ``sparseprop.balanced_network(n, k)`` (inhibitory, ``k`` synapses per
 neuron; QIF coupling ``j0 = 0.3``, LIF ``j0 = 1``), ``n_spikes`` spikes from random phases:
   model, n, k, delay (ms), t_ref (ms), n_spikes (spikes compared: the shorter run's count),
@@ -18,7 +18,7 @@ neuron; QIF coupling ``j0 = 0.3``, LIF ``j0 = 1``), ``n_spikes`` spikes from ran
   indices and max_rel_time_error <= 1e-12; else "FAIL"), j0, seconds_reference,
   seconds_sparseprop.
 
-``convergence`` — the stepped network (``evbench.stepped``) against SparseProp on the same
+``convergence`` — the stepped network (``evbench.spiking.stepped``) against SparseProp on the same
 network (LIF ``j0 = 1``, QIF ``j0 = 0.3``), per backend, interpolation and dt. Spikes are paired
 neuron by neuron in order; a pair further apart than ``tau_m / 10`` (1 ms), or a spike without a
 partner (other than within 1 ms of the end), is a divergence:
@@ -69,12 +69,12 @@ one core; ``sparseprop.measure``: the fastest of ``repeat`` runs after a relaxat
   ns_per_synaptic_update (seconds / (spikes x k) in ns), cpu_seconds (process CPU time of that run: on
   a shared machine wall time includes time the process waited), spikes_per_cpu_s, synaptic_updates.
 
-``ei`` — the Vogels–Abbott COBA/CUBA networks (``evbench.ei``) per backend and scale:
+``ei`` — the Vogels–Abbott COBA/CUBA networks (``evbench.spiking.ei``) per backend and scale:
   model ("coba", "cuba"), backend, family (catalogue family of the connectivity), option, scale,
   n_neurons, sim_ms (timed simulated time, after as long a warm-up that also compiles),
   compile_s (first call minus a steady call), wall_s, wall_per_sim_s (wall seconds per simulated
   second), rate_exc_hz, rate_inh_hz, in_regime (both rates within ``expected_rate_hz``; see
-  ``evbench.ei`` for the range and its source), expected_rate_hz, status ("ok", "unsupported",
+  ``evbench.spiking.ei`` for the range and its source), expected_rate_hz, status ("ok", "unsupported",
   "too_large": a dense matrix beyond the profile's scale, "too_slow": predicted over 60 s, "error"),
   reason, build_s.
 
@@ -148,13 +148,13 @@ PROFILES = {
 
 
 def _params(model: str, k: int, **kw):
-    from . import sparseprop as sp
+    from ..spiking import sparseprop as sp
 
     return sp.balanced_params(model, k, tau_m=TAU_MS, **kw)
 
 
 def _network(model: str, n: int, k: int, *, chaotic=False, seed=1):
-    from . import sparseprop as sp
+    from ..spiking import sparseprop as sp
 
     j0 = 1.0 if (model == "lif" or chaotic) else 0.3
     return sp.balanced_network(n, k, j0=j0, seed=seed), j0
@@ -180,7 +180,7 @@ def compare_exact(a, b, tau_m: float) -> dict:
 def exact_rows(pr: Profile, tick):
     from reference import spiking as ref
 
-    from . import sparseprop as sp
+    from ..spiking import sparseprop as sp
 
     rows = []
     for model in ("lif", "qif"):
@@ -240,9 +240,9 @@ def match_spikes(exact, stepped, t_end: float, tol: float = DIVERGENCE_MS, *, wi
 
 
 def convergence_rows(pr: Profile, tick):
-    from . import sparseprop as sp
-    from . import stepped as st
-    from .backends import Unsupported
+    from ..spiking import sparseprop as sp
+    from ..spiking import stepped as st
+    from ..peers import Unsupported
 
     rows = []
     for model in ("lif", "qif"):
@@ -359,9 +359,9 @@ def _max_ulps(a, b, upto, dtype) -> float:
 
 
 def operator_rows(pr: Profile, tick, backend_names=None):
-    from . import sparseprop as sp
-    from . import stepped as st
-    from .backends import Unsupported, backends
+    from ..spiking import sparseprop as sp
+    from ..spiking import stepped as st
+    from ..peers import Unsupported, backends
 
     rows = []
     dt = 0.1
@@ -429,8 +429,8 @@ def spike_statistics(times, neurons, n, t0, t1, *, window=100.0, boot=2000, seed
 
 
 def statistics_rows(pr: Profile, tick):
-    from . import sparseprop as sp
-    from . import stepped as st
+    from ..spiking import sparseprop as sp
+    from ..spiking import stepped as st
 
     model = "qif"
     net, _ = _network(model, pr.stat_n, 50, chaotic=True)
@@ -456,7 +456,7 @@ def statistics_rows(pr: Profile, tick):
 
 
 def scaling_rows(pr: Profile, tick):
-    from . import sparseprop as sp
+    from ..spiking import sparseprop as sp
 
     rows = []
     for impl, ns, spikes in (("sparseprop", pr.scale_ns, pr.scale_spikes), ("naive", pr.naive_ns, pr.naive_spikes)):
@@ -475,8 +475,8 @@ def ei_rows(pr: Profile, tick):
     """The ``ei`` table. A case predicted to take longer than ``EI_MAX_CASE_S`` (its backend's wall
     time per simulated second at the previous scale, times the squared scale ratio: the synapses
     grow as n²) is recorded as ``too_slow`` instead of run."""
-    from . import ei
-    from .backends import backends
+    from ..spiking import ei
+    from ..peers import backends
 
     rows = []
     for family in pr.ei_families:
@@ -544,8 +544,8 @@ def run_all(pr: Profile, *, progress: bool = True, tables=TABLES) -> tuple[dict,
 
 
 def cmd_spiketimes(args) -> int:
-    from ._io import write_frame, write_json
-    from .cli import _enable_x64, _metadata, _stamp, _table, output_dir
+    from .results import write_frame, write_json
+    from ..cli import _enable_x64, _metadata, _stamp, _table, output_dir
 
     _enable_x64()
     pr = PROFILES[args.profile]
@@ -598,7 +598,7 @@ def _summary(frames, table) -> str:
 
 def add_parser(sub) -> None:
     """``evbench spiketimes``: registered in :data:`evbench.cli.COMMANDS`."""
-    from .cli import add_output_args
+    from ..cli import add_output_args
 
     p = sub.add_parser("spiketimes", help="are the spikes right? exact vs exact, stepped vs exact, operators, "
                                           "statistics, SparseProp scaling and the E/I networks")
@@ -612,6 +612,6 @@ def add_parser(sub) -> None:
 
 
 if __name__ == "__main__":
-    from .cli import main
+    from ..cli import main
 
     sys.exit(main(["spiketimes", *sys.argv[1:]]))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._adapter import Backend, GradSpec, Implementation, Unsupported, coo_triples, scatter_dense
+from .base import Backend, GradSpec, Implementation, Unsupported, coo_triples, scatter_dense
 
 FORMATS = ("bcoo", "bcsr")
 

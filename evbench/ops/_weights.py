@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_dtype, check_finite_array, dtype_of
+from .._checks import check_dtype, check_finite_array, dtype_of
 
 
 def as_weights(name: str, weights, *, shape: tuple[int, ...] | None, dtype=None):

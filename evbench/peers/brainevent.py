@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._adapter import Backend, Generated, GradSpec, Implementation, Unsupported, scatter_dense
+from .base import Backend, Generated, GradSpec, Implementation, Unsupported, scatter_dense
 
 EVENTS = ("binary", "weighted", "float")
 _JITC = {"scalar": "JITCScalar", "normal": "JITCNormal", "uniform": "JITCUniform"}
@@ -71,7 +71,7 @@ def _product_fn(product, wrap):
 def _jitc_params(family, dtype):
     import jax.numpy as jnp
 
-    from .catalogue import JITC_WEIGHTS
+    from ..catalogue import JITC_WEIGHTS
 
     kind = family.name.split("_")[1]
     w = JITC_WEIGHTS[kind]

@@ -9,9 +9,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _ffi
-from ._base import Connectivity, Transposed, scalar_or_gather, scatter_active_rows
-from ._checks import check_shape
+from .cpu import ffi as _ffi
+from .base import Connectivity, Transposed, scalar_or_gather, scatter_active_rows
+from .._checks import check_shape
 from ._weights import as_index, as_weights
 
 
@@ -137,13 +137,13 @@ class CSR(Connectivity):
     _matvec_ad = _matvec
 
     def _vecmat_cpu(self, S):
-        from ._kernels import csr_vecmat
+        from .cpu.kernels import csr_vecmat
 
         return _ffi.call(csr_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, self.indptr, self.indices,
                          self.weights)
 
     def _matvec_cpu(self, S):
-        from ._kernels import csr_matvec
+        from .cpu.kernels import csr_matvec
 
         return _ffi.call(csr_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.indptr, self.indices,
                          self.weights, S)

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .catalogue import Family, Product, get_family
-from .events import make_events
-from .tolerance import compare, error_bound
+from ..catalogue import Family, Product, get_family
+from ..events import make_events
+from ..tolerance import compare, error_bound
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._adapter import (  # noqa: F401  (the interface, re-exported)
+from .base import (  # noqa: F401  (the interface, re-exported)
     SEMANTICS, Backend, Generated, GradSpec, Implementation, Unsupported, coo_triples, option_label, scatter_dense,
 )
 
@@ -109,7 +109,7 @@ def _native_generate(family, shape, conn_prob, seed, dtype):
     signed = family.reference(conn)
     w = signed[counts > 0] / np.maximum(counts[counts > 0], 1)
     if family.law in ("per_row", "per_col"):
-        from .catalogue import conn_num
+        from ..catalogue import conn_num
 
         k = conn_num(conn_prob, shape[1] if family.law == "per_row" else shape[0])
         return Generated(counts, w, family.law, family.weight_law, k=k, multapses=False)
@@ -124,7 +124,9 @@ register_backend(Backend("scipy", "scipy.sparse CSR, CPU reference baseline", ("
                          role="baseline"))
 
 # -- peers: each module defines BACKEND and imports its library only when used -----------------
-from . import _peer_brainevent, _peer_brainstate, _peer_jaxsparse  # noqa: E402
+from . import brainevent as _peer_brainevent  # noqa: E402
+from . import brainstate as _peer_brainstate
+from . import jaxsparse as _peer_jaxsparse
 
 for _peer in (_peer_brainevent, _peer_brainstate, _peer_jaxsparse):
     register_backend(_peer.BACKEND)

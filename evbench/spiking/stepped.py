@@ -3,7 +3,7 @@
 The networks, parameters and semantics of ``reference.spiking`` (``Network``, ``SpikingParams``),
 advanced with a fixed step ``dt`` by ``jax.lax.scan`` (jit-compiled, in chunks of ``CHUNK`` steps
 so that one compilation serves every ``dt``). The recurrent input of a step is one product
-``events @ W`` computed by any backend of :mod:`evbench.backends` (``native``, ``brainevent``,
+``events @ W`` computed by any backend of :mod:`evbench.peers` (``native``, ``brainevent``,
 ``dense``, ...): the synapses are handed over as the catalogue's ``csr`` family, ``W[i, j]`` the
 summed weight of the synapses from ``i`` to ``j``, and the backend prepares its own structure
 from it (``backends.get_backend(name).prepare``).
@@ -111,7 +111,7 @@ def delay_steps(delay: float, dt: float) -> int:
 
 def to_csr(network: Network, dtype="float64"):
     """The network's synapses as the catalogue's ``csr`` structure (rows: presynaptic)."""
-    from ._sparse import CSR
+    from ..ops.sparse import CSR
 
     indptr, post, weight = network.csr
     n = network.n_neurons
@@ -140,10 +140,10 @@ def family_operator(family: str, conn, backend: str = "native", *, values: bool 
     are booleans. The backend's first variant for the family that satisfies this is used.
     Raises ``backends.Unsupported`` when none does, when the backend is unavailable, or when it
     has no JAX function (it could not run inside ``lax.scan``). ``case`` (an
-    ``evbench.cases.Case``) goes to backends that draw their own connectivity (``wants_case``).
+    ``evbench.harness.cases.Case``) goes to backends that draw their own connectivity (``wants_case``).
     """
-    from .backends import Unsupported, get_backend, option_label
-    from .catalogue import get_family, get_product
+    from ..peers import Unsupported, get_backend, option_label
+    from ..catalogue import get_family, get_product
 
     be = get_backend(backend)
     ok, why = be.available()

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from . import _ffi
-from ._base import Connectivity, for_active_chunks
-from ._checks import check_shape
+from .cpu import ffi as _ffi
+from .base import Connectivity, for_active_chunks
+from .._checks import check_shape
 from ._weights import as_weights
 
 
@@ -53,11 +53,11 @@ class DenseMatrix(Connectivity):
         return for_active_chunks(ST, jnp.zeros((self.n_rows, S.shape[1]), self.dtype), body)
 
     def _vecmat_cpu(self, S):
-        from ._kernels import dense_vecmat
+        from .cpu.kernels import dense_vecmat
 
         return _ffi.call(dense_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, self.weights)
 
     def _matvec_cpu(self, S):
-        from ._kernels import dense_matvec
+        from .cpu.kernels import dense_matvec
 
         return _ffi.call(dense_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.weights, S)

@@ -1,4 +1,4 @@
-"""The adapter interface every backend implements (see :mod:`evbench.backends`): kept apart
+"""The adapter interface every backend implements (see :mod:`evbench.peers`): kept apart
 from the registry so that the peer modules and the registry can import it in either order."""
 from __future__ import annotations
 

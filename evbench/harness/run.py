@@ -6,7 +6,7 @@ into one folder, ``<out>/<machine>/<UTC stamp>/``:
 1. ``validate --profile quick`` (every backend unless ``--backend``);
 2. ``bench --grid run`` (every device JAX sees unless ``--device``);
 3. ``spiketimes --profile quick``, where that command exists;
-4. ``report`` of the folder (``report.html``, ``report.md``; :func:`evbench.report.build`).
+4. ``report`` of the folder (``report.html``, ``report.md``; :func:`evbench.harness.report.build`).
 
 Then ``<out>/latest`` is pointed at the folder (a relative symlink, replaced atomically; where
 the file system has no symlinks, ``<out>/latest.txt`` names the folder instead), and a summary
@@ -41,7 +41,7 @@ class Stage:
 
 def _subcommands() -> dict:
     """Every registered sub-command's parser, by name (from :data:`evbench.cli.COMMANDS`)."""
-    from . import cli
+    from .. import cli
 
     parser = argparse.ArgumentParser(prog="evbench")
     sub = parser.add_subparsers(dest="command")
@@ -55,7 +55,7 @@ def _accepts(parser, option: str) -> bool:
 
 
 def present_devices() -> list[str]:
-    """The device kinds (of :data:`evbench.bench.DEVICE_KINDS`) JAX sees here."""
+    """The device kinds (of :data:`evbench.harness.bench.DEVICE_KINDS`) JAX sees here."""
     import jax
 
     from .bench import DEVICE_KINDS
@@ -88,7 +88,7 @@ def point_latest(root: Path, folder: Path) -> Path:
     """Make ``root/latest`` a relative symlink to ``folder``, atomically (a new link renamed
     over the old one: a reader sees the old run or the new one, never none). Where symlinks
     are not possible, ``root/latest.txt`` names the folder (written atomically)."""
-    from ._io import write_atomic
+    from .results import write_atomic
 
     link = root / "latest"
     target = os.path.relpath(folder.resolve(), root.resolve())
@@ -106,7 +106,7 @@ def point_latest(root: Path, folder: Path) -> Path:
 
 
 def _call(argv: list[str]) -> int:
-    from . import cli
+    from .. import cli
 
     try:
         return int(cli.main(argv) or 0)
@@ -165,9 +165,9 @@ def _duration(seconds: float) -> str:
 
 def add_parser(sub) -> None:
     """``evbench run``: registered in :data:`evbench.cli.COMMANDS`."""
-    from .backends import backends
+    from ..peers import backends
     from .bench import DEVICE_KINDS, GRIDS
-    from .catalogue import families
+    from ..catalogue import families
 
     p = sub.add_parser("run", help="the main job: validate, benchmark, compare spike times, report (minutes)",
                        description="The main job: validate every operator, benchmark them, compare spike times, "
@@ -198,7 +198,7 @@ def add_parser(sub) -> None:
 
 
 def cmd_run(args) -> int:
-    from .cli import _stamp, machine_label
+    from ..cli import _stamp, machine_label
 
     if args.jobs < 1:
         print(f"evbench run: error: --jobs must be at least 1, not {args.jobs}", file=sys.stderr)
@@ -302,7 +302,7 @@ def cmd_run(args) -> int:
 
 
 def _print_summary(stages: dict, folder: Path, latest: Path, total: float) -> None:
-    from .cli import _table
+    from ..cli import _table
 
     import pandas as pd
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from . import _ffi
-from ._base import Connectivity, Transposed, scatter_active_rows
-from ._checks import check_shape
+from .cpu import ffi as _ffi
+from .base import Connectivity, Transposed, scatter_active_rows
+from .._checks import check_shape
 from ._weights import as_index, as_weights
 
 
@@ -75,13 +75,13 @@ class FixedNumPerPre(Connectivity):
         return self.weights if self.weights.ndim == 0 else self.weights.reshape(-1)
 
     def _vecmat_cpu(self, S):
-        from ._kernels import fixed_vecmat
+        from .cpu.kernels import fixed_vecmat
 
         return _ffi.call(fixed_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, self.indices,
                          self._flat_weights())
 
     def _matvec_cpu(self, S):
-        from ._kernels import fixed_matvec
+        from .cpu.kernels import fixed_matvec
 
         return _ffi.call(fixed_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.indices,
                          self._flat_weights(), S)

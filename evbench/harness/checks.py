@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backends import Implementation, Unsupported
-from .catalogue import Product, get_product
-from .events import make_events
-from .tolerance import compare, error_bound
+from ..peers import Implementation, Unsupported
+from ..catalogue import Product, get_product
+from ..events import make_events
+from ..tolerance import compare, error_bound
 
 CHECKS = ("equivalence", "semantics", "transpose", "batch", "jit", "grad", "determinism", "statistics")
 

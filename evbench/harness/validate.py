@@ -1,6 +1,6 @@
 """Validation of every backend's operators against the references: the conformance table.
 
-:func:`conformance` runs the checks of :mod:`evbench.conformance` for every family × product
+:func:`conformance` runs the checks of :mod:`evbench.harness.checks` for every family × product
 × backend variant (one long row per check); :func:`summary` folds them into one row per
 family × product × backend variant (the table printed and written as ``validate-*``);
 :func:`validate` is both, native only by default (the single-backend table of earlier
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import _statcheck
-from .backends import Backend, backends, get_backend, option_label
+from . import statcheck as _statcheck
+from ..peers import Backend, backends, get_backend, option_label
 from .cases import Case, Prepared
-from .catalogue import PRODUCTS, Family, families, get_family, get_product
-from .conformance import (
+from ..catalogue import PRODUCTS, Family, families, get_family, get_product
+from .checks import (
     CHECKS, GRAD_PARTNER, TRANSPOSE_PARTNER, UNBATCHED, Outcome, Reference, check_batch, check_determinism,
     check_grad, check_jit, check_semantics, check_transpose, classify, compare_one, timed,
 )
@@ -150,7 +150,7 @@ def snippet(case: Case, product, backend: str, option: dict) -> str:
     if get_backend(backend).wants_case:
         args += f", case={case!r}"
     text = text.replace("out = p.run(M, events)", "out_native = p.run(M, events)")
-    return (text + "from evbench.cases import Case\nfrom evbench.backends import get_backend\n"
+    return (text + "from evbench.harness.cases import Case\nfrom evbench.peers import get_backend\n"
             f"impl = get_backend({backend!r}).prepare(evbench.get_family({case.family!r}), M, p{args})\n"
             f"out = impl.run(events)   # {backend}\n")
 

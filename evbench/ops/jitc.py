@@ -72,9 +72,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import _ffi
-from ._base import Connectivity, Transposed, for_active_chunks
-from ._checks import check_dtype, check_finite_scalar, check_prob, check_seed, check_shape
+from .cpu import ffi as _ffi
+from .base import Connectivity, Transposed, for_active_chunks
+from .._checks import check_dtype, check_finite_scalar, check_prob, check_seed, check_shape
 
 _M32 = 0xFFFFFFFF
 _SEED_KEY = 0x6A09E667
@@ -397,10 +397,10 @@ class _JITCRow(Connectivity):
 
         return self._blocks(block).reshape(-1, b)[: self.n_rows]
 
-    # -- CPU kernels (evbench._kernels: the same scheme, one row at a time) -------------------
+    # -- CPU kernels (evbench.ops.cpu.kernels: the same scheme, one row at a time) -------------------
     def _kernel_args(self):
         """``seed, table, draw keys, params, meta`` as the kernels take them."""
-        from ._kernels import MAX_BLOCK
+        from .cpu.kernels import MAX_BLOCK
 
         dt = self.dtype
         values = list(self._param_values()) + [jnp.zeros((), dt)] * (2 - len(self._params))
@@ -414,12 +414,12 @@ class _JITCRow(Connectivity):
         return self.seed.reshape(1), self.table, keys, params, meta
 
     def _vecmat_cpu(self, S):
-        from ._kernels import jitc_vecmat
+        from .cpu.kernels import jitc_vecmat
 
         return _ffi.call(jitc_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, *self._kernel_args())
 
     def _matvec_cpu(self, S):
-        from ._kernels import jitc_matvec
+        from .cpu.kernels import jitc_matvec
 
         return _ffi.call(jitc_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), *self._kernel_args(), S)
 

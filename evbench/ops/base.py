@@ -22,8 +22,8 @@ Two implementations of the forward products
 * *portable*: ``_vecmat`` / ``_matvec``, pure JAX (loops over chunks of active inputs,
   scatters and segment sums): every device.
 * *CPU kernels*: ``_vecmat_cpu`` / ``_matvec_cpu`` of the structures listing the product in
-  ``_cpu_products``: numba kernels (:mod:`evbench._kernels`) called from XLA through its FFI
-  (:mod:`evbench._ffi`), selected by ``lax.platform_dependent`` on the CPU only, so the
+  ``_cpu_products``: numba kernels (:mod:`evbench.ops.cpu.kernels`) called from XLA through its FFI
+  (:mod:`evbench.ops.cpu.ffi`), selected by ``lax.platform_dependent`` on the CPU only, so the
   same jitted function runs the portable path on any other device.
 
 :func:`use_kernels` (a context manager) or the environment variable ``EVBENCH_KERNELS``
@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._checks import dtype_of
+from .._checks import dtype_of
 
 #: active rows processed per iteration of the event-driven loops
 CHUNK = 16
@@ -100,7 +100,7 @@ def use_kernels(mode: str):
 
 def cpu_kernels_available() -> tuple[bool, str]:
     """Whether the CPU kernels can run in this installation, and why not."""
-    from ._ffi import available
+    from .cpu.ffi import available
 
     return available()
 
