@@ -20,6 +20,7 @@ import reference as ref
 from . import _generate as gen
 from .ops.base import Connectivity
 from ._checks import check_dtype, check_int, check_prob, check_seed
+from .registry import Registry
 from .ops.dense import DenseMatrix
 from .ops.fixed import FixedNumPerPost, FixedNumPerPre
 from .ops.sparse import COO, CSC, CSR
@@ -38,6 +39,13 @@ class Product:
     batched: bool
     run: Callable = field(repr=False)         # (M, events) -> output, native
     reference: Callable = field(repr=False)   # (dense float64, events) -> output
+    #: whether the product multiplies ``M.T`` (``events @ M.T``, ``M.T @ events``)
+    transposed: bool = False
+
+    @property
+    def events_left(self) -> bool:
+        """Whether the events stand left of the matrix (``events @ ...``)."""
+        return (self.input_axis == "rows") != self.transposed
 
     @property
     def jitted(self) -> Callable:
@@ -60,32 +68,33 @@ class Product:
         n = self.n_inputs(shape)
         if not self.batched:
             return (n,)
-        return (batch, n) if self.expr.startswith("events") else (n, batch)
+        return (batch, n) if self.events_left else (n, batch)
 
     def events_from_samples(self, samples: np.ndarray) -> np.ndarray:
         """Lay out ``(batch, n)`` samples as this product expects them."""
         if not self.batched:
             return samples[0]
-        return samples if self.expr.startswith("events") else samples.T
+        return samples if self.events_left else samples.T
 
 
 _JITTED: dict[str, Callable] = {}
 
-PRODUCTS: tuple[Product, ...] = (
+#: every product, in catalogue order (a :class:`~evbench.registry.Registry` keyed by ``key``)
+PRODUCT_REGISTRY: Registry[Product] = Registry("product", key=lambda p: p.key)
+PRODUCTS: tuple[Product, ...] = tuple(PRODUCT_REGISTRY.register(p) for p in (
     Product("vecmat", "events @ M", "rows", False, lambda M, e: e @ M, lambda D, e: ref.vecmat(e, D)),
     Product("matvec", "M @ events", "cols", False, lambda M, e: M @ e, ref.matvec),
     Product("vecmat_batch", "events[b, :] @ M", "rows", True, lambda M, e: e @ M, lambda D, e: ref.vecmat(e, D)),
     Product("matvec_batch", "M @ events[:, b]", "cols", True, lambda M, e: M @ e, ref.matvec),
-    Product("vecmat_T", "events @ M.T", "cols", False, lambda M, e: e @ M.T, lambda D, e: ref.vecmat(e, D.T)),
-    Product("matvec_T", "M.T @ events", "rows", False, lambda M, e: M.T @ e, lambda D, e: ref.matvec(D.T, e)),
-)
+    Product("vecmat_T", "events @ M.T", "cols", False, lambda M, e: e @ M.T, lambda D, e: ref.vecmat(e, D.T),
+            transposed=True),
+    Product("matvec_T", "M.T @ events", "rows", False, lambda M, e: M.T @ e, lambda D, e: ref.matvec(D.T, e),
+            transposed=True),
+))
 
 
 def get_product(key: str) -> Product:
-    for p in PRODUCTS:
-        if p.key == key:
-            return p
-    raise ValueError(f"unknown product {key!r}; valid products: {', '.join(p.key for p in PRODUCTS)}")
+    return PRODUCT_REGISTRY.get(key)
 
 
 # -- families -----------------------------------------------------------------------------------
@@ -106,6 +115,12 @@ class Family:
     options: dict = field(default_factory=dict)
     #: which inputs a product can skip when inactive: "rows", "cols", "both" or "none"
     event_driven: str = "none"
+    #: how the synapses are stored: "dense", "coo", "csr" (compressed lists), "fixed" (a fixed
+    #: number per row) or "jitc" (generated from a seed); what backends dispatch on
+    storage: str = ""
+    #: which axis the storage runs along: "rows" (M itself) or "cols" (M.T stored, as CSC and
+    #: the per-post and column-generated families do); "" for dense and COO
+    orientation: str = ""
     #: the law of a structure the family draws at random (what the statistical checks test):
     #: "bernoulli" (each entry with probability conn_prob, independently, generated along the
     #: ``event_driven`` axis), "per_row" / "per_col" (exactly ``conn_num`` partners, no
@@ -166,26 +181,33 @@ class Family:
         return self.event_driven in ("both", product.input_axis)
 
 
-_FAMILIES: dict[str, Family] = {}
+    @property
+    def weight_kind(self) -> str:
+        """The kind of the drawn weights ("scalar", "normal", "uniform"), or "" when the
+        weights are given."""
+        return self.weight_law[0] if self.weight_law else ""
+
+
+#: every family, in catalogue order
+FAMILIES: Registry[Family] = Registry("family")
 
 
 def register(family: Family) -> Family:
-    if family.name in _FAMILIES:
-        raise ValueError(f"family {family.name!r} is already registered")
-    _FAMILIES[family.name] = family
-    return family
+    return FAMILIES.register(family)
 
 
 def families() -> tuple[Family, ...]:
     """Every registered family, in catalogue order."""
-    return tuple(_FAMILIES.values())
+    return FAMILIES.all()
 
 
 def get_family(name: str) -> Family:
-    try:
-        return _FAMILIES[name]
-    except KeyError:
-        raise ValueError(f"unknown family {name!r}; valid families: {', '.join(_FAMILIES)}") from None
+    return FAMILIES.get(name)
+
+
+def select_families(names=None) -> list[Family]:
+    """The families called ``names`` in catalogue order (none, or ``"all"``: every one)."""
+    return FAMILIES.select(names)
 
 
 # -- the families ------------------------------------------------------------------------------
@@ -272,7 +294,7 @@ register(Family(
     "dense", "event × dense weights",
     lambda n_rows, n_cols, p, seed, dtype: _dense(n_rows, n_cols, p, seed, dtype),
     lambda conn, f: ref.dense_to_dense(np.where(_np(conn.weights) != 0, f(_np(conn.weights)), 0)),
-    event_driven="both",
+    event_driven="both", storage="dense",
     peers={"brainevent": "BinaryArray @ ndarray (binary_densemv/mm)", "brainstate": "EventLinear"},
 ))
 register(Family(
@@ -280,14 +302,14 @@ register(Family(
     _sparse(COO),
     lambda conn, f: ref.coo_to_dense(_np(conn.row), _np(conn.col), f(_np(conn.weights)), conn.shape),
     options={"weights": WEIGHTS, "duplicates": (True, False)},
-    event_driven="none",
+    event_driven="none", storage="coo",
     peers={"brainevent": "COO (older releases)", "jax.experimental.sparse": "BCOO"},
 ))
 register(Family(
     "csr", "explicit sparse, CSR",
     _sparse(CSR), _ref_csr,
     options={"weights": WEIGHTS, "duplicates": (True, False)},
-    event_driven="rows",
+    event_driven="rows", storage="csr", orientation="rows",
     peers={"brainevent": "CSR", "jax.experimental.sparse": "BCSR", "scipy.sparse": "csr_array"},
 ))
 register(Family(
@@ -296,7 +318,7 @@ register(Family(
     lambda conn, f: ref.csc_to_dense(_np(conn.base.indptr), _np(conn.base.indices), f(_np(conn.base.weights)),
                                      conn.shape),
     options={"weights": WEIGHTS, "duplicates": (True, False)},
-    event_driven="cols",
+    event_driven="cols", storage="csr", orientation="cols",
     peers={"brainevent": "CSC", "scipy.sparse": "csc_array"},
 ))
 register(Family(
@@ -304,7 +326,7 @@ register(Family(
     _fixed(per_post=False),
     lambda conn, f: ref.fixed_per_pre_to_dense(_np(conn.indices), f(_np(conn.weights)), conn.shape),
     options={"weights": WEIGHTS, "multapses": (False, True)},
-    event_driven="rows",
+    event_driven="rows", storage="fixed", orientation="rows",
     law="per_row", weight_law=("scalar", SCALAR_WEIGHT), drawn_options={"weights": "scalar"},
     peers={"brainevent": "FixedNumPerPre (formerly FixedPostNumConn)", "brainstate": "FixedNumConn / EventFixedNumConn"},
 ))
@@ -313,7 +335,7 @@ register(Family(
     _fixed(per_post=True),
     lambda conn, f: ref.fixed_per_post_to_dense(_np(conn.base.indices), f(_np(conn.base.weights)), conn.shape),
     options={"weights": WEIGHTS, "multapses": (False, True)},
-    event_driven="cols",
+    event_driven="cols", storage="fixed", orientation="cols",
     law="per_col", weight_law=("scalar", SCALAR_WEIGHT), drawn_options={"weights": "scalar"},
     peers={"brainevent": "FixedNumPerPost (formerly FixedPreNumConn)"},
 ))
@@ -321,7 +343,7 @@ register(Family(
     "fixed_prob", "fixed connection probability, stored as CSR",
     _fixed_prob, _ref_csr,
     options={"weights": WEIGHTS},
-    event_driven="rows",
+    event_driven="rows", storage="csr", orientation="rows",
     law="bernoulli", weight_law=("scalar", SCALAR_WEIGHT), drawn_options={"weights": "scalar"},
     peers={"brainstate": "EventFixedProb", "brainevent": "CSR (built by brainstate)"},
 ))
@@ -377,7 +399,7 @@ def _register_jitc():
             register(Family(
                 f"jitc_{kind}_{suffix}", f"just-in-time random connectivity, {title}, {what} generated",
                 _jitc(cls, kind), _ref_jitc,
-                event_driven=axis,
+                event_driven=axis, storage="jitc", orientation=axis,
                 law="bernoulli", weight_law=(kind, *JITC_WEIGHTS[kind].values()),  # the law's parameter order
                 peers={"brainevent": f"{peer}{suffix.upper()}"},
                 weight_error=lambda conn: conn.weight_error,

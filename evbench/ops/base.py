@@ -35,6 +35,7 @@ equivalence and property tests again under ``"portable"``).
 """
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 
@@ -120,8 +121,9 @@ def _forward(conn, S, which: str):
     return lax.platform_dependent(S, cpu=getattr(conn, f"_{which}_cpu"), default=portable)
 
 
-class Connectivity:
-    """Base class of every connectivity structure (a JAX pytree).
+class Connectivity(abc.ABC):
+    """Base class of every connectivity structure (a JAX pytree); abstract: a structure that
+    lacks ``dtype``, ``_dense``, ``_vecmat`` or ``_matvec`` cannot be created.
 
     Subclasses name their array leaves in ``_leaf_fields`` and their static (hashable)
     configuration in ``_static_fields``; ``shape`` is always static.
@@ -159,8 +161,9 @@ class Connectivity:
 
     # -- description ------------------------------------------------------------------------
     @property
+    @abc.abstractmethod
     def dtype(self):
-        raise NotImplementedError
+        """The weight dtype."""
 
     @property
     def n_rows(self) -> int:
@@ -184,15 +187,17 @@ class Connectivity:
         return f"{type(self).__name__}(shape={self.shape}, dtype={np.dtype(self.dtype).name})"
 
     # -- raw products (subclasses) ----------------------------------------------------------
+    @abc.abstractmethod
     def _dense(self):
         """The dense matrix as a JAX array (differentiable w.r.t. the weights)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _vecmat(self, S):
-        raise NotImplementedError
+        """``S (b, n_rows) @ M``, the portable (pure JAX) product."""
 
+    @abc.abstractmethod
     def _matvec(self, S):
-        raise NotImplementedError
+        """``M @ S (n_cols, b)``, the portable (pure JAX) product."""
 
     def _vecmat_ad(self, S):
         return S @ self._dense()

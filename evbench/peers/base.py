@@ -1,5 +1,26 @@
-"""The adapter interface every backend implements (see :mod:`evbench.peers`): kept apart
-from the registry so that the peer modules and the registry can import it in either order."""
+"""The interface every backend implements (the registry is :mod:`evbench.peers`).
+
+One way to call a backend::
+
+    impl = backend.prepare(family, conn, product, request, **option)
+    out = impl.run(events)
+
+* ``family`` and ``product`` come from the catalogue, ``conn`` is evbench's structure of the
+  family (built from shape, parameters and seed), ``request`` a :class:`Request`: what else a
+  backend may need of the case (the connection probability and seed the structure was drawn with,
+  and its options), for backends that draw their own matrix of the same law.
+* ``option`` is one of the backend's *variants* (``backend.variants(family)``: its own options,
+  such as brainevent's event wrapper); every variant is validated as a backend of its own, and
+  ``backend.timed(family)`` names the one the benchmarks time.
+* ``prepare`` raises :class:`Unsupported` (with the reason) for a family, product or option the
+  backend does not offer: it is reported as ``unsupported``, never skipped silently.
+
+An :class:`Implementation` is the product as a pure function ``apply(operand, events)`` of the
+backend's own structure (``operand``, a pytree of arrays) and the events, so that every backend
+is compiled alike (``jax.jit`` with both as arguments: :attr:`Implementation.compiled_fn`). A
+backend that is not a JAX function (scipy) gives ``host(events)`` instead, and one that cannot be
+compiled says so (``compiles=False``): it is then run, and timed, op by op.
+"""
 from __future__ import annotations
 
 import importlib
@@ -16,6 +37,22 @@ class Unsupported(Exception):
 #: the event semantics a backend can document for floating events (see evbench.events):
 #: "value": an event contributes its value (evbench's); "nonzero": any non-zero entry counts 1
 SEMANTICS = ("value", "nonzero")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a backend may need of a case besides the structure itself: the connection
+    probability and seed it was drawn with, and its structure options (sorted ``(option,
+    value)`` pairs of the family's options), so that a backend drawing its own connectivity
+    draws a matrix of the same law."""
+
+    conn_prob: float
+    seed: int
+    variant: tuple = ()
+
+    @property
+    def options(self) -> dict:
+        return dict(self.variant)
 
 
 @dataclass
@@ -35,34 +72,88 @@ class GradSpec:
     vjp: Callable | None = None
 
 
+#: ``jax.jit`` of each ``apply`` function, shared by every implementation that uses it
+_COMPILED: dict = {}
+
+
 @dataclass
 class Implementation:
-    """A backend's prepared product: ``run(events) -> output`` in evbench's layout."""
+    """A backend's prepared product (see the module docstring)."""
 
-    run: Callable
+    #: ``apply(operand, events) -> output``: the product as a pure JAX function; None for a
+    #: backend that is not a JAX function (then ``host``)
+    apply: Callable | None = None
+    #: ``apply``'s first argument: the backend's structure, or the arrays it is rebuilt from
+    operand: object = None
+    #: everything the backend holds for this product (its memory figures); None: ``operand``
+    holds: object = None
+    #: ``host(events) -> output`` for a backend that computes outside JAX
+    host: Callable | None = None
+    #: whether ``apply`` works under ``jax.jit``; False: it runs (and is timed) op by op
+    compiles: bool = True
+    #: ``events -> output`` compiled by the backend's own transformation, where plain
+    #: ``jax.jit`` cannot see its state (brainstate's jit passes a layer's states as
+    #: arguments); None: ``jax.jit(apply)`` with operand and events as arguments
+    jit: Callable | None = None
     #: the dense float64 matrix to compare against, when the backend generates its own
     #: connectivity (for example brainevent's just-in-time matrices), or a function computing it
     #: on first use (benchmarks never need it); None: the family's reference
     reference: np.ndarray | Callable | None = None
-    #: the backend's own structure, for memory figures and statistical checks
-    structure: object = None
     note: str = ""
     #: ``(sum of |w| per entry, synapses per entry)`` for the error bound, with ``reference``;
     #: None: ``|reference|`` and one synapse per non-zero entry
     terms: tuple | None = None
     #: what the backend documents a floating event to contribute (one of SEMANTICS)
     semantics: str = "value"
-    #: ``fn(events)``, the product as a pure JAX function (the structure closed over), for the
-    #: jit and vmap checks; None when the backend is not a JAX function (scipy)
-    jax_fn: Callable | None = None
-    #: the product already compiled with ``jax.jit`` (when ``run`` is), so that the jit check
-    #: reuses that compilation; None: ``jax.jit(jax_fn)``
-    jitted: Callable | None = None
     #: the backend's own dense materialisation of the matrix this product multiplies
     #: (``M.T`` for the transposed products), for the orientation identities; None if it has none
     own_dense: Callable | None = None
     #: gradients, when the backend claims autodiff
     grad: GradSpec | None = None
+
+    def __post_init__(self):
+        if (self.apply is None) == (self.host is None):
+            raise ValueError("an Implementation needs exactly one of apply (a JAX function) and host")
+        if self.holds is None:
+            self.holds = self.operand
+
+    @property
+    def timing(self) -> str:
+        """How :meth:`run` executes: "compiled" (``jax.jit``), "eager" (op by op) or "host"."""
+        if self.host is not None:
+            return "host"
+        return "compiled" if self.compiles else "eager"
+
+    @property
+    def compiled_fn(self) -> Callable | None:
+        """``jax.jit(apply)``, operand and events as arguments (one per ``apply``: every
+        implementation sharing it shares its compilations); None when it does not compile."""
+        if self.apply is None or not self.compiles:
+            return None
+        fn = _COMPILED.get(self.apply)
+        if fn is None:
+            import jax
+
+            fn = _COMPILED[self.apply] = jax.jit(self.apply)
+        return fn
+
+    def run(self, events):
+        """The product on ``events``: compiled where the backend compiles, else op by op."""
+        if self.host is not None:
+            return self.host(events)
+        if self.jit is not None and self.compiles:
+            return self.jit(events)
+        fn = self.compiled_fn
+        return fn(self.operand, events) if fn is not None else self.apply(self.operand, events)
+
+    @property
+    def jax_fn(self) -> Callable | None:
+        """``events -> output`` as a JAX function (the operand closed over), for ``vmap``,
+        ``lax.scan`` and the op-by-op comparison; None for a host backend."""
+        if self.apply is None:
+            return None
+        apply, operand = self.apply, self.operand
+        return lambda events: apply(operand, events)
 
     def reference_matrix(self) -> np.ndarray | None:
         """``reference``, computed now if it was given as a function."""
@@ -99,13 +190,17 @@ class Generated:
     axis: str = "rows"
 
 
+def _first_variant(backend: "Backend", family, product=None) -> dict:
+    return dict(backend.variants(family)[0])
+
+
 @dataclass(frozen=True)
 class Backend:
     name: str
     title: str
     #: modules that must import for the backend to be available
     requires: tuple = ()
-    #: (family, conn, product, **option) -> Implementation; raises Unsupported
+    #: (family, conn, product, request, **option) -> Implementation; raises Unsupported
     prepare: Callable = field(default=None, repr=False)
     #: what this backend is: "native" (evbench's own), "baseline" or "peer" (a library under test)
     role: str = "peer"
@@ -116,9 +211,16 @@ class Backend:
     generate: Callable | None = field(default=None, repr=False)
     #: option keys that change the generated matrix (the others only change the products)
     structure_options: tuple = ()
-    #: whether ``prepare`` takes the case (``case=``): backends that draw their own matrix
-    #: need its seed and connection probability
-    wants_case: bool = False
+    #: (backend, family, product) -> the variant the benchmarks time (default: the first)
+    timed_variant: Callable = field(default=_first_variant, repr=False)
+    #: whether it multiplies a materialised dense matrix (O(n²) memory and work whatever the
+    #: structure): a dense baseline
+    materialises: bool = False
+
+    def timed(self, family, product=None) -> dict:
+        """The variant of this backend that the benchmarks time for ``family`` (and ``product``,
+        where the backend's fastest form depends on it)."""
+        return dict(self.timed_variant(self, family, product))
 
     def available(self) -> tuple[bool, str]:
         """``(True, versions)`` or ``(False, why)``."""
@@ -156,3 +258,31 @@ def scatter_dense(row, col, shape):
         return jnp.zeros(shape, w.dtype).at[row, col].add(w)
 
     return dense_of
+
+
+def _as_is(events):
+    return events
+
+
+#: ``(product key, wrap) -> apply``: one function object per form, so compilations are shared
+_FORMS: dict = {}
+
+
+def matmul_form(product, wrap: Callable = _as_is) -> Callable:
+    """``apply(S, events)``: ``product`` written with the ``@`` and ``.T`` of a backend's own
+    structure ``S``, the events handed over as ``wrap(events)`` (a module-level function, so
+    that the same form is the same function object)."""
+    key = (product.key, wrap)
+    fn = _FORMS.get(key)
+    if fn is None:
+        if product.events_left:
+            fn = (lambda S, e: wrap(e) @ S.T) if product.transposed else (lambda S, e: wrap(e) @ S)
+        else:
+            fn = (lambda S, e: S.T @ wrap(e)) if product.transposed else (lambda S, e: S @ wrap(e))
+        _FORMS[key] = fn
+    return fn
+
+
+def oriented(matrix, product):
+    """``matrix`` as ``product`` multiplies it: its transpose for the transposed products."""
+    return matrix.T if product.transposed else matrix

@@ -27,45 +27,56 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Backend, Generated, GradSpec, Implementation, Unsupported, scatter_dense
+from .base import Backend, Generated, GradSpec, Implementation, Unsupported, matmul_form, oriented, scatter_dense
 
 EVENTS = ("binary", "weighted", "float")
 _JITC = {"scalar": "JITCScalar", "normal": "JITCNormal", "uniform": "JITCUniform"}
+#: the weight parameters of brainevent's just-in-time classes, in their order
+_JITC_PARAMS = {"scalar": ("weight",), "normal": ("w_mean", "w_std"), "uniform": ("w_low", "w_high")}
 
 
 def variants(family) -> list[dict]:
-    if family.name == "coo":
+    if family.storage == "coo":
         return [{}]
-    if family.name == "dense":
+    if family.storage == "dense":
         return ([{"matrix": "array", "events": e} for e in EVENTS[:2]]
                 + [{"matrix": "Dense", "events": e} for e in EVENTS])
-    if family.name.startswith("jitc_"):
+    if family.storage == "jitc":
         return [{"events": e, "corder": c} for c in (False, True) for e in EVENTS]
     return [{"events": e} for e in EVENTS]
 
 
-def _wrap(mode):
+def timed_variant(backend, family, product=None) -> dict:
+    """brainevent's event-driven form for spikes: ``BinaryArray`` events; for a row-generated
+    just-in-time matrix multiplied by events on its rows (``events @ M``), ``corder=True``, the
+    layout in which brainevent visits the active rows only (with the default it visits every row)."""
+    corder = family.storage == "jitc" and family.orientation == "rows" and (
+        product is not None and product.input_axis == "rows")
+    options = [o for o in variants(family) if o.get("events", "binary") == "binary"]
+    return next((o for o in options if o.get("corder", corder) == corder), options[0] if options else variants(family)[0])
+
+
+def _binary(e):
     import brainevent as be
     import jax.numpy as jnp
 
-    if mode == "binary":
-        return lambda e: be.BinaryArray(jnp.asarray(e))
-    if mode == "weighted":
-        return lambda e: be.WeightedArray(jnp.asarray(e))
-    return jnp.asarray
+    return be.BinaryArray(jnp.asarray(e))
 
 
-def _product_fn(product, wrap):
-    key = product.key
-    if key in ("vecmat", "vecmat_batch"):
-        return lambda S, e: wrap(e) @ S
-    if key in ("matvec", "matvec_batch"):
-        return lambda S, e: S @ wrap(e)
-    if key == "vecmat_T":
-        return lambda S, e: wrap(e) @ S.T
-    if key == "matvec_T":
-        return lambda S, e: S.T @ wrap(e)
-    raise Unsupported(f"product {key}")
+def _weighted(e):
+    import brainevent as be
+    import jax.numpy as jnp
+
+    return be.WeightedArray(jnp.asarray(e))
+
+
+def _plain(e):
+    import jax.numpy as jnp
+
+    return jnp.asarray(e)
+
+
+_WRAP = {"binary": _binary, "weighted": _weighted, "float": _plain}
 
 
 def _jitc_params(family, dtype):
@@ -73,17 +84,15 @@ def _jitc_params(family, dtype):
 
     from ..catalogue import JITC_WEIGHTS
 
-    kind = family.name.split("_")[1]
+    kind = family.weight_kind
     w = JITC_WEIGHTS[kind]
-    names = {"scalar": ("weight",), "normal": ("w_mean", "w_std"), "uniform": ("w_low", "w_high")}[kind]
-    return kind, tuple(jnp.asarray(w[n], dtype) for n in names)
+    return kind, tuple(jnp.asarray(w[n], dtype) for n in _JITC_PARAMS[kind])
 
 
 def _jitc_builder(family, shape, conn_prob, seed, corder):
     import brainevent as be
 
-    kind = family.name.split("_")[1]
-    cls = getattr(be, _JITC[kind] + family.name[-1].upper())
+    cls = getattr(be, _JITC[family.weight_kind] + ("R" if family.orientation == "rows" else "C"))
 
     def build(params):
         return cls((*params, float(conn_prob), int(seed)), shape=tuple(shape), corder=corder)
@@ -95,52 +104,50 @@ def _stored(family, conn):
     """``(build(data), data, row, col)``: brainevent's structure holding evbench's synapses,
     rebuilt from its data (for gradients), and the dense position of each datum."""
     import brainevent as be
-    import jax.numpy as jnp
 
-    name = family.name
-    if name in ("csr", "fixed_prob"):
-        indptr, indices = np.asarray(conn.indptr), np.asarray(conn.indices)
-        row = np.repeat(np.arange(conn.n_rows), np.diff(indptr))
-        return (lambda d: be.CSR((d, indices, indptr), shape=conn.shape)), conn.weights, row, indices.astype(np.int64)
-    if name == "csc":
-        base = conn.base
+    if family.storage not in ("csr", "fixed"):
+        raise Unsupported(f"family {family.name}")
+    base = conn.base if family.orientation == "cols" else conn  # the stored (row-major) structure
+    if family.storage == "csr":
         indptr, indices = np.asarray(base.indptr), np.asarray(base.indices)
-        col = np.repeat(np.arange(base.n_rows), np.diff(indptr))
-        return (lambda d: be.CSC((d, indices, indptr), shape=conn.shape)), base.weights, indices.astype(np.int64), col
-    if name == "fixed_per_pre":
-        idx = np.asarray(conn.indices)
-        row = np.repeat(np.arange(conn.n_rows), idx.shape[1])
-        return (lambda d: be.FixedNumPerPre((d, idx), shape=conn.shape)), conn.weights, row, idx.reshape(-1)
-    if name == "fixed_per_post":
-        idx = np.asarray(conn.base.indices)
-        col = np.repeat(np.arange(conn.n_cols), idx.shape[1])
-        return (lambda d: be.FixedNumPerPost((d, idx), shape=conn.shape)), conn.base.weights, idx.reshape(-1), col
-    raise Unsupported(f"family {name}")
+        major = np.repeat(np.arange(base.n_rows), np.diff(indptr))
+        minor = indices.astype(np.int64)
+        cls = be.CSR if family.orientation == "rows" else be.CSC
+
+        def build(d):
+            return cls((d, indices, indptr), shape=conn.shape)
+    else:
+        idx = np.asarray(base.indices)
+        major = np.repeat(np.arange(base.n_rows), idx.shape[1])
+        minor = idx.reshape(-1)
+        cls = be.FixedNumPerPre if family.orientation == "rows" else be.FixedNumPerPost
+
+        def build(d):
+            return cls((d, idx), shape=conn.shape)
+    row, col = (major, minor) if family.orientation == "rows" else (minor, major)
+    return build, base.weights, row, col
 
 
-def prepare(family, conn, product, events="float", corder=False, matrix="array"):
+def prepare(family, conn, product, request, events="float", corder=False, matrix="array"):
     import jax.numpy as jnp
 
-    name = family.name
-    if name == "coo":
+    if family.storage == "coo":
         raise Unsupported("brainevent 0.3 has no COO format (removed in 0.1.0; use CSR/CSC)")
-    wrap = _wrap(events)
-    fn = _product_fn(product, wrap)
+    fn = matmul_form(product, _WRAP[events])
     semantics = "nonzero" if events == "binary" else "value"
-    transposed = product.key.endswith("_T")
     reference = None
     note = f"{events} events"
-    if name == "dense":
+    if family.storage == "dense":
         W = jnp.asarray(conn.weights)
         if matrix == "Dense":
             import brainevent as be
 
-            build = (lambda d: be.Dense(d))
+            build = be.Dense
         else:
             build = (lambda d: d)
         S, params, dense_of = build(W), W, (lambda d: d)
         note += f", weights as {'brainevent.Dense' if matrix == 'Dense' else 'a jax.Array'}"
-    elif name.startswith("jitc_"):
+    elif family.storage == "jitc":
         kind, params = _jitc_params(family, conn.dtype)
         spec = conn.reference_spec()
         build = _jitc_builder(family, conn.shape, spec["conn_prob"], spec["seed"], corder)
@@ -156,30 +163,34 @@ def prepare(family, conn, product, events="float", corder=False, matrix="array")
         dense_of = scatter_dense(jnp.asarray(row), jnp.asarray(col), conn.shape)
 
     def own_dense():
-        M = S.T if transposed else S
+        M = oriented(S, product)
         return np.asarray(M if isinstance(M, jnp.ndarray) else M.todense())
 
+    def apply(p, e):
+        # brainevent's structures keep their index arrays (and a workspace cache that their
+        # first call fills in) as pytree metadata: handed to jax.jit as an argument they cannot
+        # be compared as cache keys. So the structure is rebuilt from its data inside the
+        # compiled function, its index arrays constants of it (as in a user's jitted step)
+        return fn(build(p), e)
+
     return Implementation(
-        run=lambda e: fn(S, e), reference=reference, structure=S, note=note, semantics=semantics,
-        jax_fn=lambda e: fn(S, e),
-        own_dense=own_dense,
-        grad=GradSpec(params, lambda p, e: fn(build(p), e), dense_of, events=events != "binary"),
+        apply=apply, operand=params, holds=S, reference=reference, note=note, semantics=semantics,
+        own_dense=own_dense, grad=GradSpec(params, apply, dense_of, events=events != "binary"),
     )
 
 
 def generate(family, shape, conn_prob, seed, dtype, corder=False, **_):
     """brainevent's own just-in-time matrix, with the law its docstrings state:
     ``W[i, j] = w * B[i, j]``, ``B[i, j] ~ Bernoulli(p)``."""
-    if not family.name.startswith("jitc_"):
+    if family.storage != "jitc":
         raise Unsupported(f"brainevent does not draw {family.name} connectivity itself")
     kind, params = _jitc_params(family, dtype)
     dense = np.asarray(_jitc_builder(family, shape, conn_prob, seed, corder)(params).todense(), dtype=np.float64)
     counts = (dense != 0).astype(np.float64)
-    law = {"scalar": ("scalar",), "normal": ("normal",), "uniform": ("uniform",)}[kind] + tuple(
-        float(p) for p in params)
-    return Generated(counts, dense[dense != 0], "bernoulli", law)
+    return Generated(counts, dense[dense != 0], "bernoulli", (kind, *(float(p) for p in params)))
 
 
 BACKEND = Backend(
     "brainevent", "brainevent 0.3: BinaryArray/WeightedArray with dense weights, CSR, CSC, FixedNumPerPre/Post, "
-    "JITC*R/C", ("brainevent",), prepare, variants=variants, generate=generate, structure_options=("corder",))
+    "JITC*R/C", ("brainevent",), prepare, variants=variants, generate=generate, structure_options=("corder",),
+    timed_variant=timed_variant)

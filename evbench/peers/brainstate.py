@@ -26,15 +26,25 @@ import reference as ref
 
 from .base import Backend, Generated, GradSpec, Implementation, Unsupported, scatter_dense
 
-_LAYERS = {
-    "dense": [{"layer": "EventLinear", "float_as_event": True}, {"layer": "EventLinear", "float_as_event": False}],
-    "fixed_per_pre": [{"layer": "FixedNumConn"}, {"layer": "EventFixedNumConn"}],
-    "fixed_prob": [{"layer": "EventFixedProb"}],
-}
+def _layers(family) -> list[dict]:
+    """The layers brainstate offers for a family, read from its storage and law."""
+    if family.storage == "dense":
+        return [{"layer": "EventLinear", "float_as_event": True}, {"layer": "EventLinear", "float_as_event": False}]
+    if family.storage == "fixed" and family.law == "per_row":
+        return [{"layer": "FixedNumConn"}, {"layer": "EventFixedNumConn"}]
+    if family.storage == "csr" and family.law == "bernoulli":
+        return [{"layer": "EventFixedProb"}]
+    return []
 
 
 def variants(family) -> list[dict]:
-    return _LAYERS.get(family.name, [{}])
+    return _layers(family) or [{}]
+
+
+def timed_variant(backend, family, product=None) -> dict:
+    """brainstate's event-driven layers for spikes: the ``Event*`` ones."""
+    options = variants(family)
+    return next((o for o in options if o.get("layer", "Event").startswith("Event")), options[0])
 
 
 @contextlib.contextmanager
@@ -75,16 +85,16 @@ def _fixed_layer(layer, n_pre, n_post, conn_prob, k, seed, dtype, scalar, multap
     return m, idx, np.asarray(m.weight.value)
 
 
-def prepare(family, conn, product, layer="EventLinear", float_as_event=True, case=None):
+def prepare(family, conn, product, request, layer="EventLinear", float_as_event=True):
     import brainstate as bs
     import jax.numpy as jnp
 
-    if family.name not in _LAYERS:
+    if not _layers(family):
         raise Unsupported(f"brainstate.nn has no layer for the {family.name} family")
-    if product.key not in ("vecmat", "vecmat_batch"):
+    if not (product.events_left and not product.transposed):
         raise Unsupported("a brainstate layer computes events @ M only (Module.update)")
-    variant = dict(case.variant) if case is not None else {}
-    seed = case.seed if case is not None else 0
+    variant = request.options
+    seed = request.seed
     reference = terms = None
     if layer == "EventLinear":
         W = jnp.asarray(conn.weights)
@@ -93,8 +103,8 @@ def prepare(family, conn, product, layer="EventLinear", float_as_event=True, cas
         dense_of = (lambda w: w)
         note = f"float_as_event={float_as_event}"
     else:
-        p = case.conn_prob if case is not None else 0.1
-        k = conn.conn_num if family.name == "fixed_per_pre" else 0
+        p = request.conn_prob
+        k = conn.conn_num if family.storage == "fixed" else 0
         m, idx, w = _fixed_layer(layer, conn.n_rows, conn.n_cols, p, k, seed, np.dtype(conn.dtype),
                                  variant.get("weights") == "scalar", variant.get("multapses", False))
         reference = ref.fixed_per_pre_to_dense(idx, w, conn.shape)
@@ -119,16 +129,25 @@ def prepare(family, conn, product, layer="EventLinear", float_as_event=True, cas
         with _quiet():
             return bs.transform.grad(loss, grad_states=m.weight, argnums=0)(jnp.asarray(e))
 
+    compiled = bs.transform.jit(run)
     grad = None
     if isinstance(m.weight, bs.ParamState):
         grad = GradSpec(m.weight.value, None, dense_of, events=semantics == "value", vjp=vjp)
-    return Implementation(run=run, reference=reference, terms=terms, structure=m, note=note, semantics=semantics,
-                          jax_fn=run, grad=grad)
+    return Implementation(apply=_update, operand=m, jit=compiled, reference=reference, terms=terms, note=note,
+                          semantics=semantics, grad=grad)
+
+
+def _update(m, e):
+    """``m.update(events)``: a layer's product (the layer's state read inside)."""
+    import jax.numpy as jnp
+
+    with _quiet():
+        return m.update(jnp.asarray(e))
 
 
 def generate(family, shape, conn_prob, seed, dtype, layer="", **_):
     """The connectivity a layer draws, with the law its name and docstring state."""
-    if family.name not in ("fixed_per_pre", "fixed_prob") or layer == "EventLinear":
+    if not _layers(family) or family.storage == "dense" or layer == "EventLinear":
         raise Unsupported(f"brainstate does not draw {family.name} connectivity itself")
     from ..catalogue import SCALAR_WEIGHT, conn_num
 
@@ -143,4 +162,4 @@ def generate(family, shape, conn_prob, seed, dtype, layer="", **_):
 
 BACKEND = Backend("brainstate", "brainstate 0.6 layers: EventLinear, FixedNumConn, EventFixedNumConn, EventFixedProb",
                   ("brainstate",), prepare, variants=variants, generate=generate, structure_options=("layer",),
-                  wants_case=True)
+                  timed_variant=timed_variant)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Backend, GradSpec, Implementation, Unsupported, coo_triples, scatter_dense
+from .base import Backend, GradSpec, Implementation, coo_triples, matmul_form, oriented, scatter_dense
 
 FORMATS = ("bcoo", "bcsr")
 
@@ -20,29 +20,15 @@ def variants(family) -> list[dict]:
     return [{"format": f} for f in FORMATS]
 
 
-def _product_fn(product):
-    """The product on a JAX array of events (``numpy.ndarray @ BCOO`` would make NumPy iterate
-    over the BCOO row by row, one sparse slice each: minutes for 300 rows)."""
+def _as_jax(e):
+    """Events as a JAX array (``numpy.ndarray @ BCOO`` would make NumPy iterate over the BCOO
+    row by row, one sparse slice each: minutes for 300 rows)."""
     import jax.numpy as jnp
 
-    key = product.key
-    fn = _raw_product(key)
-    return lambda S, e: fn(S, jnp.asarray(e))
+    return jnp.asarray(e)
 
 
-def _raw_product(key):
-    if key in ("vecmat", "vecmat_batch"):
-        return lambda S, e: e @ S
-    if key in ("matvec", "matvec_batch"):
-        return lambda S, e: S @ e
-    if key == "vecmat_T":
-        return lambda S, e: e @ S.T
-    if key == "matvec_T":
-        return lambda S, e: S.T @ e
-    raise Unsupported(f"product {key}")
-
-
-def prepare(family, conn, product, format="bcoo"):
+def prepare(family, conn, product, request, format="bcoo"):
     import jax.numpy as jnp
     from jax.experimental import sparse as js
 
@@ -64,13 +50,9 @@ def prepare(family, conn, product, format="bcoo"):
 
     data = jnp.asarray(w)
     S = build(data)
-    fn = _product_fn(product)
-
-    def own_dense():
-        return np.asarray((S.T if product.key.endswith("_T") else S).todense())
-
+    fn = matmul_form(product, _as_jax)
     return Implementation(
-        run=lambda e: fn(S, e), structure=S, jax_fn=lambda e: fn(S, e), own_dense=own_dense,
+        apply=fn, operand=S, own_dense=lambda: np.asarray(oriented(S, product).todense()),
         note=f"{format.upper()} from the synapse list (scalar weights repeated)",
         grad=GradSpec(data, lambda d, e: fn(build(d), e), scatter_dense(jnp.asarray(row), jnp.asarray(col), conn.shape)),
     )

@@ -97,11 +97,13 @@ def structures(family: str, scale: float, *, seed: int = 0, dtype="float32"):
     return exc, inh
 
 
-def _case(family, conn, seed):
-    from ..harness.cases import Case
+def _request(family, seed):
+    """What a backend drawing its own connectivity needs: the probability, seed and options."""
+    from ..catalogue import get_family
+    from ..peers import Request
 
-    variant = (("weights", "scalar"),) if family == "fixed_prob" else ()
-    return Case(family, tuple(conn.shape), CONN_PROB, seed, str(conn.dtype), "bool", "ones", 0.0, 1, 0, variant)
+    options = {"weights": "scalar"} if "weights" in get_family(family).options else {}
+    return Request(CONN_PROB, seed, tuple(sorted(options.items())))
 
 
 class EINetwork:
@@ -120,8 +122,8 @@ class EINetwork:
         self.n = self.n_exc + self.n_inh
         self.dtype = dtype
         exc, inh = structures(family, scale, seed=seed, dtype=dtype)
-        self.op_e, self.option = family_operator(family, exc, backend, case=_case(family, exc, seed))
-        self.op_i, _ = family_operator(family, inh, backend, case=_case(family, inh, seed + 1))
+        self.op_e, self.option = family_operator(family, exc, backend, request=_request(family, seed))
+        self.op_i, _ = family_operator(family, inh, backend, request=_request(family, seed + 1))
         self.unit = 1.0 / (SCALAR_WEIGHT * scale)  # catalogue weight -> 1, divided by scale
         rng = np.random.default_rng(seed + 2)
         if model == "coba":

@@ -793,7 +793,7 @@ def initial_state(params: SpikingParams, n: int, seed: int = 0) -> np.ndarray:
     return d.to_physical(v)
 
 
-def measure(n: int, k: int, n_spikes: int, model: str = "lif", *, impl: str = "sparseprop",
+def time_run(n: int, k: int, n_spikes: int, model: str = "lif", *, impl: str = "sparseprop",
             seed: int = 0, warmup_time: float = 1.0, repeat: int = 3) -> dict:
     """Speed of a run of ``n_spikes`` spikes on ``balanced_network(n, k)`` (one core).
 
@@ -854,6 +854,6 @@ if __name__ == "__main__":  # python -m evbench.spiking.sparseprop N K N_SPIKES 
     import sys
 
     a = sys.argv[1:]
-    result = measure(int(float(a[0])), int(a[1]), int(float(a[2])), a[3] if len(a) > 3 else "lif",
+    result = time_run(int(float(a[0])), int(a[1]), int(float(a[2])), a[3] if len(a) > 3 else "lif",
                      impl=a[4] if len(a) > 4 else "sparseprop", repeat=int(a[5]) if len(a) > 5 else 3)
     print(json.dumps({key: round(v, 4) if isinstance(v, float) else v for key, v in result.items()}))

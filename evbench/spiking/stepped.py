@@ -132,28 +132,31 @@ def operator(network: Network, backend: str = "native", *, values: bool = False,
 
 
 def family_operator(family: str, conn, backend: str = "native", *, values: bool = False, product: str = "vecmat",
-                    case=None):
+                    request=None):
     """``(fn, option_label)``: ``fn(events)``, the catalogue ``product`` of ``conn`` (a structure
     of catalogue ``family``) as ``backend`` computes it, a pure JAX function.
 
     ``values``: the events carry float values that must count (value semantics); otherwise they
-    are booleans. The backend's first variant for the family that satisfies this is used.
-    Raises ``backends.Unsupported`` when none does, when the backend is unavailable, or when it
-    has no JAX function (it could not run inside ``lax.scan``). ``case`` (an
-    ``evbench.harness.cases.Case``) goes to backends that draw their own connectivity (``wants_case``).
+    are booleans. The variant the backend declares timed is used where it satisfies this, else
+    its first variant that does. Raises ``peers.Unsupported`` when none does, when the backend is
+    unavailable, or when it has no JAX function (it could not run inside ``lax.scan``).
+    ``request`` (a :class:`~evbench.peers.Request`) goes to backends that draw their own
+    connectivity of the same law.
     """
-    from ..peers import Unsupported, get_backend, option_label
     from ..catalogue import get_family, get_product
+    from ..peers import Request, Unsupported, get_backend, option_label
 
     be = get_backend(backend)
     ok, why = be.available()
     if not ok:
         raise Unsupported(f"backend {backend} unavailable: {why}")
     fam, prod = get_family(family), get_product(product)
+    request = request or Request(getattr(conn, "conn_prob", 0.0), 0, ())
+    timed = be.timed(fam, prod)
     reasons = []
-    for option in be.variants(fam):
+    for option in [timed] + [o for o in be.variants(fam) if o != timed]:
         try:
-            impl = be.prepare(fam, conn, prod, **option, **({"case": case} if be.wants_case else {}))
+            impl = be.prepare(fam, conn, prod, request, **option)
         except Unsupported as exc:
             reasons.append(str(exc))
             continue

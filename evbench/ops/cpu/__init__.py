@@ -1,1 +1,12 @@
-"""evbench.ops.cpu."""
+"""The CPU implementation of the native products: numba kernels (:mod:`.kernels`) called from
+XLA through its FFI (:mod:`.ffi`)."""
+
+
+def thresholds() -> dict:
+    """Where the kernels change path, so that validation can draw cases on both sides:
+    ``group_elements`` (a batch is processed in groups of samples whose outputs hold at most
+    this many elements) and ``max_block`` (the most slots a just-in-time kernel generates at
+    once: longer rows continue in further blocks)."""
+    from . import kernels
+
+    return dict(group_elements=int(kernels._GROUP_ELEMENTS), max_block=int(kernels.MAX_BLOCK))

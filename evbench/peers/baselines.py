@@ -1,0 +1,107 @@
+"""evbench's own operators and the baselines, as backends: ``native``, ``dense`` (the dense XLA
+product at float32 accuracy), ``dense_default`` (the same at XLA's default matmul precision:
+TF32 on recent NVIDIA GPUs) and ``scipy`` (CSR on the host)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Backend, Generated, GradSpec, Implementation, Unsupported, oriented
+
+#: the matmul precision of each dense baseline (``jax.lax.Precision`` names; None: XLA's default)
+DENSE_PRECISION = {"dense": "highest", "dense_default": None}
+
+
+def _dense_of(conn):
+    return conn.to_dense()
+
+
+def _native(family, conn, product, request):
+    return Implementation(apply=product.run, operand=conn,
+                          own_dense=lambda: np.asarray(oriented(conn, product).to_dense()),
+                          grad=GradSpec(conn, product.run, _dense_of))
+
+
+def _identity(d):
+    return d
+
+
+_DENSE_FORMS: dict = {}
+
+
+def dense_form(product, precision: str | None):
+    """``apply(D, events)``: ``product`` as a dense matmul at ``precision`` (None: XLA's
+    default). One function object per (product, precision)."""
+    key = (product.key, precision)
+    if key not in _DENSE_FORMS:
+        import jax.numpy as jnp
+
+        prec = None if precision is None else precision
+
+        def apply(D, e):
+            M = D.T if product.transposed else D
+            e = e.astype(M.dtype) if e.dtype == np.bool_ else e
+            return jnp.matmul(e, M, precision=prec) if product.events_left else jnp.matmul(M, e, precision=prec)
+
+        _DENSE_FORMS[key] = apply
+    return _DENSE_FORMS[key]
+
+
+def _dense_xla(name):
+    precision = DENSE_PRECISION[name]
+
+    def prepare(family, conn, product, request):
+        dense = conn.to_dense()
+        apply = dense_form(product, precision)
+        note = ("jnp.matmul of the materialised matrix, precision="
+                + (precision if precision else "XLA's default (TF32 on recent NVIDIA GPUs)"))
+        return Implementation(apply=apply, operand=dense, note=note,
+                              own_dense=lambda: np.asarray(oriented(dense, product)),
+                              grad=GradSpec(dense, apply, _identity))
+
+    return prepare
+
+
+def _scipy(family, conn, product, request):
+    import scipy.sparse as sp
+
+    row, col, w = conn.to_coo()
+    mat = sp.coo_array((np.asarray(w), (row, col)), shape=conn.shape).tocsr()  # sums duplicates
+    mat_t = mat.T.tocsr()
+    # the matrix that multiplies the events as columns: M.T for events @ M and M.T @ events
+    A = mat_t if product.events_left != product.transposed else mat
+
+    def host(events):
+        e = np.asarray(events)
+        e = e.astype(mat.dtype) if e.dtype == bool else e
+        return (A @ e.T).T if product.batched and product.events_left else A @ e
+
+    return Implementation(host=host, operand=mat, note="CSR on the host; CPU only; bool events cast to the weights",
+                          own_dense=lambda: oriented(mat, product).toarray())
+
+
+def _native_generate(family, shape, conn_prob, seed, dtype):
+    """A structure of a family that draws itself at random, with the law its catalogue entry
+    documents (``law``, ``weight_law``)."""
+    if not family.law:
+        raise Unsupported(f"family {family.name} is built from given synapses, not drawn by the backend")
+    conn = family.build(*shape, conn_prob=conn_prob, seed=seed, dtype=dtype, **family.drawn_options)
+    dense, counts = family.reference_terms(conn)
+    signed = family.reference(conn)
+    w = signed[counts > 0] / np.maximum(counts[counts > 0], 1)
+    if family.law in ("per_row", "per_col"):
+        from ..catalogue import conn_num
+
+        k = conn_num(conn_prob, shape[1] if family.law == "per_row" else shape[0])
+        return Generated(counts, w, family.law, family.weight_law, k=k, multapses=False)
+    return Generated(counts, w, family.law, family.weight_law, axis=family.event_driven)
+
+
+BACKENDS = (
+    Backend("native", "evbench's own event-driven operators", ("jax",), _native, role="native",
+            generate=_native_generate),
+    Backend("dense", "dense XLA product (jnp.matmul, precision=highest: float32 accuracy on every device), "
+            "the baseline", ("jax",), _dense_xla("dense"), role="baseline", materialises=True),
+    Backend("dense_default", "dense XLA product at XLA's default matmul precision (TF32 on recent NVIDIA GPUs)",
+            ("jax",), _dense_xla("dense_default"), role="baseline", materialises=True),
+    Backend("scipy", "scipy.sparse CSR, CPU reference baseline", ("scipy",), _scipy, role="baseline"),
+)
