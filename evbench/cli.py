@@ -1,65 +1,71 @@
-"""The ``evbench`` command line."""
+"""The ``evbench`` command line: it parses, and nothing else.
+
+Each sub-command's arguments become that command's ``Options``, handed to its
+``run_command(options)`` (:mod:`evbench.harness`), whose outcome's ``code`` is the exit status.
+Every command reads its choices from the same registries, with one meaning of ``all`` (every
+family, backend, product...) and one default (every one); numbers are checked the same way
+everywhere. A bad argument is an ``error:`` line on stderr and exit status 2, before any work.
+"""
 from __future__ import annotations
 
 import argparse
 import os
-import platform
-import socket
 import sys
-import time
-from datetime import datetime, timezone
-from pathlib import Path
+
+from .registry import ALL
 
 
-def _enable_x64():
-    # float64 operators need 64-bit JAX; evbench always passes explicit dtypes, so this only
-    # makes float64 available, it changes no float32 computation.
-    import jax
-
-    jax.config.update("jax_enable_x64", True)
-
-
-def machine_label() -> str:
-    return f"{socket.gethostname()}-{platform.machine()}"
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
 
 
-def add_output_args(p) -> None:
-    """``--out`` (results root; files go to ``OUT/<machine>/``) and ``--into`` (this folder
-    itself: how ``evbench run`` gathers one run's files in one place)."""
+def _default_jobs() -> int:
+    return min(2, os.cpu_count() or 1)
+
+
+def _choices(p, flag: str, names, what: str, *, all_=True, help_=None):
+    """A repeatable ``--flag NAME`` taking one of ``names`` (or ``all``)."""
+    names = list(names) + ([ALL] if all_ else [])
+    p.add_argument(flag, action="append", default=[], choices=names, metavar="NAME",
+                   help=(help_ or f"only this {what} (repeatable; default: all)") + f"; one of: {', '.join(names)}")
+
+
+def _output(p) -> None:
+    """``--out`` (results root: files go to OUT/<machine>/) and ``--into`` (that folder itself)."""
     p.add_argument("--out", default="results", help="results root: files go to OUT/<machine>/ (default: results)")
     p.add_argument("--into", metavar="DIR", default=None, help="write the files into DIR itself (no machine folder)")
 
 
-def output_dir(args) -> Path:
-    """Where a command writes its files (see :func:`add_output_args`)."""
-    return Path(args.into) if getattr(args, "into", None) else Path(args.out) / machine_label()
+def _progress(p) -> None:
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+def _families():
+    from .catalogue import FAMILIES
+
+    return FAMILIES.names()
 
 
-def _table(frame, columns) -> str:
-    """A plain fixed-width table (no extra dependency)."""
-    cells = [[str(c) for c in columns]] + [[_fmt(v) for v in row] for row in frame[list(columns)].itertuples(index=False)]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+def _backends():
+    from .peers import BACKENDS
+
+    return BACKENDS.names()
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    return str(v)
+# -- the commands -------------------------------------------------------------------------------
 
 
-def cmd_catalogue(args) -> int:
+def _catalogue(args) -> int:
     import pandas as pd
 
     from .catalogue import PRODUCTS, families
+    from .harness.console import fixed_width
 
     rows = []
     for fam in families():
@@ -70,173 +76,168 @@ def cmd_catalogue(args) -> int:
             peers="; ".join(f"{k}: {v}" for k, v in fam.peers.items()),
         ))
     frame = pd.DataFrame(rows)
-    print(_table(frame, ["family", "structure", "options", "peers"]))
+    print(fixed_width(frame, ["family", "structure", "options", "peers"]))
     print()
-    print(_table(frame, ["family", "products"]))
+    print(fixed_width(frame, ["family", "products"]))
     print("\n* event-driven: costs O(active inputs), not O(stored synapses). Every product has a native\n"
           "  implementation in evbench/ and a NumPy float64 reference in reference/.")
     return 0
 
 
-def cmd_validate(args) -> int:
-    _enable_x64()
-    from .harness.results import write_frame, write_json
-    from .peers import get_backend
-    from .harness.validate import conformance, resolve_backends, summary
-
-    try:
-        names = list(args.backend or args.default_backends) + [g for g in (args.gate or []) if g != "all"]
-        selected = resolve_backends(names)
-        gate = {"native"} | {b.name for b in resolve_backends(args.gate)} if args.gate else {"native"}
-        for g in gate:
-            get_backend(g)
-    except ValueError as exc:
-        print(f"evbench validate: error: {exc}", file=sys.stderr)
-        return 2
-    t0 = time.perf_counter()
-    checks = conformance(args.family or None, profile=args.profile, backend_names=[b.name for b in selected],
-                         progress=not args.no_progress, jobs=args.jobs)
-    seconds = time.perf_counter() - t0
-    table = summary(checks)
-    print(_conformance_table(table))
-    bad = checks[checks.status.isin(["FAIL", "error"])]
-    for row in bad.itertuples():
-        where = f"{row.backend}[{row.option}]" if row.option else row.backend
-        print(f"\n{row.status} {row.family} {row.product} {where} {row.check}: {row.detail}".rstrip(": "))
-        if row.check in ("equivalence", "statistics") and row.status == "FAIL":
-            print(f"  {row.failed}/{row.cases} failing; max error {row.max_error:.3g}, tolerance {row.tolerance:.3g}")
-        if row.failing_case:
-            print(f"  smallest case: {row.failing_case}")
-        if row.reproduce and row.backend in gate:
-            print("  reproduce with:\n    " + row.reproduce.rstrip().replace("\n", "\n    "))
-    out_dir = output_dir(args)
-    stamp = _stamp()
-    stem = out_dir / f"validate-{args.profile}-{stamp}"
-    csv, js = write_frame(stem, table)
-    checks_csv, checks_js = write_frame(out_dir / f"checks-{args.profile}-{stamp}", checks)
-    versions = {b.name: b.available()[1] for b in selected}
-    write_json(stem.with_suffix(".meta.json"), _metadata(seconds=seconds, profile=args.profile, backends=versions,
-                                                          gate=sorted(gate)))
-    failing = table[table.status.isin(["FAIL", "error"])]
-    gated = table[table.backend.isin(gate) & table.status.isin(["FAIL", "error", "missing"])]
-    counts = ", ".join(f"{b}: " + " ".join(f"{n} {s}" for s, n in g.status.value_counts().items())
-                       for b, g in table.groupby("backend", sort=False))
-    print(f"\n{len(table)} family × product × backend rows ({counts}); {int(table.cases.sum())} equivalence "
-          f"cases, {len(checks)} checks, {len(failing)} rows failing, {seconds:.0f} s.\n"
-          f"Gate ({', '.join(sorted(gate))}): {'FAILED' if len(gated) else 'passed'}.\n"
-          f"Written: {csv}, {js} (one row per family × product × backend), "
-          f"{checks_csv}, {checks_js} (one row per check)")
-    return 1 if len(gated) else 0
-
-
-_TABLE_COLUMNS = ("family", "product", "backend", "option", "equivalence", "semantics", "transpose", "batch", "jit",
-                  "grad", "determinism", "statistics", "status")
-
-
-def _conformance_table(table) -> str:
-    """The summary table, one line per family × product × backend variant; an unsupported
-    product is one line with the reason, and so is a backend variant unsupported (or missing)
-    for every product of a family."""
-    import pandas as pd
-
-    def reason(row):
-        return f"{row['status']}: " + row["detail"].split(": ", 1)[-1].split("; ")[0][:80]
-
-    rows = []
-    for (fam, backend, option), g in table.groupby(["family", "backend", "option"], sort=False):
-        records = g.to_dict("records")
-        if all(r["status"] in ("missing", "unsupported") for r in records) and (g.statistics == "-").all():
-            rows.append(dict(zip(_TABLE_COLUMNS, [fam, "(every product)", backend, option] + [""] * 8
-                                 + [reason(records[0])])))
-            continue
-        for r in records:
-            if r["status"] == "unsupported":
-                r = {**{c: "" for c in _TABLE_COLUMNS[4:]}, **{c: r[c] for c in _TABLE_COLUMNS[:4]},
-                     "status": reason(r)}
-            rows.append({c: r[c] for c in _TABLE_COLUMNS})
-    frame = pd.DataFrame(rows, columns=list(_TABLE_COLUMNS))
-    return _table(frame, _TABLE_COLUMNS)
-
-
-def _metadata(**extra) -> dict:
-    import jax
-    import numpy
-
-    return dict(machine=machine_label(), platform=platform.platform(), processor=platform.processor(),
-                cpus=os.cpu_count(), python=sys.version.split()[0], jax=jax.__version__, numpy=numpy.__version__,
-                devices=[str(d) for d in jax.devices()], date=datetime.now(timezone.utc).isoformat(), **extra)
-
-
 def _add_catalogue(sub):
     p = sub.add_parser("catalogue", help="list every operator family, its products and the backends")
-    p.set_defaults(func=cmd_catalogue)
+    p.set_defaults(run=_catalogue)
 
 
 def _add_validate(sub):
-    from .peers import backends
-    from .catalogue import families
+    from .harness.profiles import PROFILES
 
-    names = [f.name for f in families()]
-    backend_names = [b.name for b in backends()] + ["all"]
-    p = sub.add_parser("validate", help="check every operator against its NumPy float64 reference "
-                                        "(native unless --backend)")
-    p.add_argument("--family", action="append", choices=names, metavar="NAME",
-                   help=f"only this family (repeatable); one of: {', '.join(names)}")
-    p.add_argument("--backend", action="append", metavar="NAME",
-                   help="validate this backend (repeatable; default: native); "
-                        f"one of: {', '.join(backend_names)}")
-    p.add_argument("--gate", action="append", metavar="BACKEND",
-                   help="a backend whose failures fail the run (repeatable); native always does")
-    p.add_argument("--profile", choices=("quick", "thorough"), default="quick")
-    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), metavar="N",
+    p = sub.add_parser("validate", help="check every operator against its NumPy float64 reference")
+    _choices(p, "--family", _families(), "family")
+    _choices(p, "--backend", _backends(), "backend")
+    _choices(p, "--gate", _backends(), "backend",
+             help_="a backend whose failures fail the run besides native (repeatable)")
+    p.add_argument("--profile", choices=PROFILES.names(), default="quick")
+    p.add_argument("--jobs", type=_positive_int, default=_default_jobs(), metavar="N",
                    help="families checked in N processes at once (default: 2, or 1 on one core)")
-    add_output_args(p)
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_validate, default_backends=["native"])
+    _output(p)
+    _progress(p)
+
+    def run(args):
+        from .harness import validate
+        from .harness.results import Output
+
+        return validate.run_command(validate.Options(
+            args.family, args.backend, args.gate, args.profile, args.jobs, Output(args.out, args.into),
+            not args.no_progress))
+
+    p.set_defaults(run=run)
 
 
 def _add_bench(sub):
-    from .harness.bench import add_parser
+    from .catalogue import PRODUCT_REGISTRY
+    from .harness.bench import DEFAULT_GRID, DEVICE_KINDS, GRIDS
 
-    add_parser(sub)
+    p = sub.add_parser("bench", help="time every family × backend × product over a grid (the asv cases, without asv)")
+    sizes = p.add_mutually_exclusive_group()
+    sizes.add_argument("--quick", dest="grid", action="store_const", const="quick", help="the quick grid (n = 10⁴)")
+    sizes.add_argument("--full", dest="grid", action="store_const", const="full", help="the full grid (hours)")
+    sizes.add_argument("--grid", dest="grid", choices=GRIDS.names(), help=f"a grid by name (default: {DEFAULT_GRID})")
+    _choices(p, "--family", _families(), "family")
+    _choices(p, "--backend", _backends(), "backend")
+    _choices(p, "--product", PRODUCT_REGISTRY.names(), "product")
+    _choices(p, "--device", DEVICE_KINDS, "device kind",
+             help_="only this device kind (repeatable; default: every kind JAX sees; all: also absent ones, "
+                   "recorded as skipped)")
+    _output(p)
+    _progress(p)
 
+    def run(args):
+        from .harness import bench
+        from .harness.results import Output
 
-def _add_report(sub):
-    from .harness.report import add_parser
+        return bench.run_command(bench.Options(args.grid, args.family, args.backend, args.product, args.device,
+                                               Output(args.out, args.into), not args.no_progress))
 
-    add_parser(sub)
-
-
-def _add_run(sub):
-    from .harness.run import add_parser
-
-    add_parser(sub)
+    p.set_defaults(run=run, grid=DEFAULT_GRID)
 
 
 def _add_spiketimes(sub):
-    from .harness.spiketimes import add_parser
+    from .harness.results import SPIKETIME_TABLES
+    from .harness.spiketimes import PROFILES
 
-    add_parser(sub)
+    p = sub.add_parser("spiketimes", help="are the spikes right? exact vs exact, stepped vs exact, operators, "
+                                          "statistics, SparseProp scaling and the E/I networks")
+    p.add_argument("--profile", choices=PROFILES.names(), default="quick",
+                   help="quick (minutes; the default), thorough (hours), tiny (seconds, for tests)")
+    _choices(p, "--table", SPIKETIME_TABLES, "table")
+    _output(p)
+    _progress(p)
+
+    def run(args):
+        from .harness import spiketimes
+        from .harness.results import Output
+
+        return spiketimes.run_command(spiketimes.Options(args.profile, args.table, Output(args.out, args.into),
+                                                         not args.no_progress))
+
+    p.set_defaults(run=run)
 
 
-#: each entry adds its sub-commands to the parser: one line per command module
-COMMANDS = [
-    _add_catalogue,
-    _add_validate,
-    _add_bench,
-    _add_report,
-    _add_run,
-    _add_spiketimes,
-]
+def _add_report(sub):
+    p = sub.add_parser("report", help="an HTML page and a Markdown summary of evbench and asv results")
+    p.add_argument("results", nargs="*", metavar="RESULTS",
+                   help="results files or folders (searched recursively); default: results/latest")
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="write report.html, report.md and report-figures/ here (default: the first RESULTS folder)")
+    p.add_argument("--title", default="evbench report")
+
+    def run(args):
+        from .harness import report
+
+        return report.run_command(report.Options(args.results, args.out, args.title))
+
+    p.set_defaults(run=run)
+
+
+def _add_run(sub):
+    from .harness.bench import DEFAULT_GRID, DEVICE_KINDS, GRIDS
+    from .harness.profiles import PROFILES
+    from .harness.run import STAGES
+
+    p = sub.add_parser("run", help="the main job: validate, benchmark, compare spike times, report (minutes)",
+                       description="The main job: validate every operator, benchmark them, compare spike times, "
+                                   "write the report; all into OUT/<machine>/<UTC time>/, and OUT/latest points at "
+                                   "the newest complete run.")
+    _choices(p, "--family", _families(), "family")
+    _choices(p, "--backend", _backends(), "backend")
+    _choices(p, "--device", DEVICE_KINDS, "device kind",
+             help_="benchmark on this device kind (repeatable; default: every kind JAX sees)")
+    p.add_argument("--grid", choices=GRIDS.names(), default=DEFAULT_GRID,
+                   help=f"benchmark grid (default: {DEFAULT_GRID}); one of: {', '.join(GRIDS.names())}")
+    p.add_argument("--profile", choices=PROFILES.names(), default="quick",
+                   help="validation and spike-time profile (default: quick)")
+    p.add_argument("--skip", action="append", choices=STAGES, default=[], metavar="STAGE",
+                   help=f"leave out a stage (repeatable); one of: {', '.join(STAGES)}")
+    p.add_argument("--jobs", type=_positive_int, default=_default_jobs(), metavar="N",
+                   help="validation processes (default: 2, or 1 on one core)")
+    p.add_argument("--out", default="results",
+                   help="results root: the run goes to OUT/<machine>/<UTC time>/, OUT/latest points at it "
+                        "(default: results)")
+    _progress(p)
+
+    def run(args):
+        from .harness import run
+
+        return run.run_command(run.Options(args.family, args.backend, args.device, args.grid, args.profile,
+                                           args.skip, args.jobs, args.out, not args.no_progress))
+
+    p.set_defaults(run=run)
+
+
+#: each entry adds one sub-command to the parser
+COMMANDS = [_add_catalogue, _add_validate, _add_bench, _add_report, _add_run, _add_spiketimes]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="evbench", description="Validation and benchmarks of event-driven operators.")
+    sub = p.add_subparsers(dest="command", required=True)
+    for add in COMMANDS:
+        add(sub)
+    return p
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="evbench", description="Validation and benchmarks of event-driven operators.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for add in COMMANDS:
-        add(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    from .harness.report import ReportError
+    from .harness.results import OutputError, UsageError
+
+    args = parser().parse_args(argv)
+    try:
+        outcome = args.run(args)
+    except (UsageError, OutputError, ReportError) as exc:  # bad input found before the work: no traceback
+        print(f"evbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return outcome if isinstance(outcome, int) else int(outcome.code)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,14 @@ class Case:
     def fam(self) -> Family:
         return get_family(self.family)
 
+    @property
+    def request(self):
+        """What a backend may need of this case besides its structure (a
+        :class:`~evbench.peers.Request`)."""
+        from ..peers import Request
+
+        return Request(self.conn_prob, self.seed, self.variant)
+
     def build(self):
         return self.fam.build(*self.shape, conn_prob=self.conn_prob, seed=self.seed, dtype=self.dtype,
                               **dict(self.variant))
@@ -72,7 +80,7 @@ class CheckResult:
     active_fraction: float  # measured, of the events used
 
 
-class Prepared:
+class Built:
     """A built structure with its reference matrices, reused across events and products."""
 
     def __init__(self, case: Case):
@@ -83,9 +91,9 @@ class Prepared:
         self.weight_error = fam.weight_error(self.conn)
 
 
-def check(case: Case, product: Product, prepared: Prepared | None = None, *, run=None) -> CheckResult:
+def check(case: Case, product: Product, prepared: Built | None = None, *, run=None) -> CheckResult:
     """Native product vs the float64 reference, within the error bound of the sums."""
-    prep = Prepared(case) if prepared is None else prepared
+    prep = Built(case) if prepared is None else prepared
     events = case.events(product)
     out = np.asarray((run or product.jitted)(prep.conn, events))
     expected = product.reference(prep.dense, events)

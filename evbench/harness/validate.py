@@ -1,512 +1,21 @@
-"""Validation of every backend's operators against the references: the conformance table.
+"""``evbench validate``: every backend's operators against the references, the conformance table.
 
-:func:`conformance` runs the checks of :mod:`evbench.harness.checks` for every family × product
-× backend variant (one long row per check); :func:`summary` folds them into one row per
-family × product × backend variant (the table printed and written as ``validate-*``);
-:func:`validate` is both, native only by default (the single-backend table of earlier
-versions is its ``native`` part).
+:func:`~evbench.harness.conformance.conformance` runs the checks (one long row per check);
+:func:`summary` folds them into one row per family × product × backend variant (the table
+printed and written as ``validate-*``); :func:`run_command` is the command.
 """
 from __future__ import annotations
 
-import itertools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from . import statcheck as _statcheck
-from ..peers import Backend, backends, get_backend, option_label
-from .cases import Case, Prepared
-from ..catalogue import PRODUCTS, Family, families, get_family, get_product
-from .checks import (
-    CHECKS, GRAD_PARTNER, TRANSPOSE_PARTNER, UNBATCHED, Outcome, Reference, check_batch, check_determinism,
-    check_grad, check_jit, check_semantics, check_transpose, classify, compare_one, timed,
-)
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A grid of cases per family: every combination of these axes and every variant.
-
-    The single-structure checks (semantics, transposition, batching, jit, gradients,
-    determinism) run on one *probe* structure per family, the largest float64 one, with the
-    family's default variant (``probe_variants="default"``) or each variant (``"all"``).
-    """
-
-    shapes: tuple
-    conn_probs: tuple
-    actives: tuple
-    event_kinds: tuple   # (event dtype or "weight", values)
-    dtypes: tuple
-    seeds: tuple
-    probe_variants: str = "default"
-    #: shape of the matrices drawn for the statistical checks
-    stat_shape: tuple = (500, 400)
-    #: "full": every shape × dtype × variant; "covering": the largest shape in the first
-    #: dtype and the smallest in the second with the default variant, and each other variant
-    #: at the largest shape in alternating dtypes, so that every shape, dtype and variant
-    #: appears at a fraction of the compilations
-    design: str = "full"
-
-
-PROFILES = {
-    "quick": Profile(
-        shapes=((1, 1), (300, 200)),
-        conn_probs=(0.1,),
-        actives=(0.0, 0.05, 1.0),
-        event_kinds=(("bool", "ones"), ("weight", "signed")),
-        dtypes=("float64", "float32"),
-        seeds=(0,),
-        design="covering",
-    ),
-    "thorough": Profile(
-        shapes=((1, 1), (1, 40), (40, 1), (37, 23), (300, 200), (1000, 1500)),
-        conn_probs=(0.0, 0.02, 0.1, 0.5, 1.0),
-        actives=(0.0, 0.01, 0.05, 0.3, 1.0),
-        event_kinds=(("bool", "ones"), ("weight", "ones"), ("weight", "positive"), ("weight", "signed")),
-        dtypes=("float32", "float64"),
-        seeds=(0, 1),
-        probe_variants="all",
-    ),
-}
-
-#: false-failure probability of all statistical checks of a run together
-STAT_ALPHA = 1e-6
-#: the label of the statistics rows in the product column
-STRUCTURE = "(drawn matrix)"
-
-
-def _design(family: Family, profile: Profile):
-    """``(shape, dtype, variant)`` of every structure of the profile for ``family``."""
-    variants = family.variants()
-    if profile.design == "full":
-        yield from ((s, d, v) for s, d, v in itertools.product(profile.shapes, profile.dtypes, variants))
-        return
-    big = max(profile.shapes, key=lambda s: s[0] * s[1])
-    small = min(profile.shapes, key=lambda s: s[0] * s[1])
-    first, second = profile.dtypes[0], profile.dtypes[-1]
-    yield big, first, variants[0]
-    if (small, second) != (big, first):
-        yield small, second, variants[0]
-    for i, v in enumerate(variants[1:]):
-        yield big, (second, first)[i % 2], v
-
-
-def profile_cases(family: Family, profile: Profile):
-    """Every case of ``profile`` for ``family``."""
-    for (shape, dtype, variant), p, seed in itertools.product(
-            _design(family, profile), profile.conn_probs, profile.seeds):
-        for active, (ev, values) in itertools.product(profile.actives, profile.event_kinds):
-            yield Case(family.name, shape, p, seed, dtype, dtype if ev == "weight" else ev, values, active,
-                       variant=tuple(sorted(variant.items())))
-
-
-def _structures(cases) -> dict:
-    """Cases grouped by the structure they use, in profile order."""
-    groups: dict = {}
-    for case in cases:
-        groups.setdefault((case.shape, case.conn_prob, case.seed, case.dtype, case.variant), []).append(case)
-    return groups
-
-
-def _probes(family: Family, groups: dict, profile: Profile) -> list:
-    """The structures the single-structure checks run on: the largest float64 one of the
-    default variant, or of each variant."""
-    default = tuple(sorted(family.check_variant({}).items()))
-    best: dict = {}
-    for key, cases in groups.items():
-        shape, _, _, dtype, variant = key
-        if profile.probe_variants == "default" and variant != default:
-            continue
-        rank = (dtype == "float64", shape[0] * shape[1])
-        if variant not in best or rank > best[variant][0]:
-            best[variant] = (rank, cases[0])
-    return [case for _, case in best.values()]
-
-
-def resolve_backends(names) -> list[Backend]:
-    """Backends by name (``"all"``: every registered one); an unknown name is a ValueError
-    listing the valid ones."""
-    names = list(names) if names else ["native"]
-    if "all" in names:
-        return list(backends())
-    out = []
-    for n in names:
-        b = get_backend(n)
-        if b not in out:
-            out.append(b)
-    return out
-
-
-def snippet(case: Case, product, backend: str, option: dict) -> str:
-    """Python that rebuilds a case and runs one backend variant on it."""
-    text = case.snippet(product)
-    if case.dtype == "float64":
-        text = "import jax; jax.config.update('jax_enable_x64', True)\n" + text
-    if backend == "native":
-        return text
-    args = "".join(f", {k}={v!r}" for k, v in option.items())
-    if get_backend(backend).wants_case:
-        args += f", case={case!r}"
-    text = text.replace("out = p.run(M, events)", "out_native = p.run(M, events)")
-    return (text + "from evbench.harness.cases import Case\nfrom evbench.peers import get_backend\n"
-            f"impl = get_backend({backend!r}).prepare(evbench.get_family({case.family!r}), M, p{args})\n"
-            f"out = impl.run(events)   # {backend}\n")
-
-
-class _Progress:
-    def __init__(self, total, enabled):
-        self.bar = None
-        if enabled:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, desc="validate", unit="check", leave=False)
-
-    def update(self, n=1, text=None):
-        if self.bar is not None:
-            if text:
-                self.bar.set_postfix_str(text, refresh=False)
-            self.bar.update(n)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _prepare(backend: Backend, fam, conn, product, option, case):
-    """The implementation, or the exception that stands for it."""
-    try:
-        kw = dict(option)
-        if backend.wants_case:
-            kw["case"] = case
-        return backend.prepare(fam, conn, product, **kw)
-    except Exception as exc:  # reported per check
-        return exc
-
-
-def _row(fam, product_expr, backend, option, check, out: Outcome, event_driven=None, note=""):
-    return dict(family=fam.name, product=product_expr, backend=backend.name, option=option_label(option),
-                check=check, status=out.status, cases=out.cases, failed=out.failed, max_error=out.max_error,
-                tolerance=out.tolerance, worst_ratio=out.worst_ratio, detail=out.detail,
-                failing_case=out.failing_case, reproduce=out.reproduce, seconds=round(out.seconds, 3),
-                event_driven=event_driven, note=note)
-
-
-class _Equivalence:
-    """Equivalence results of one family × product × backend variant, accumulated over cases."""
-
-    def __init__(self):
-        self.cases = self.failed = self.unsupported = self.errors = 0
-        self.worst = (0.0, 0.0, 0.0)
-        self.smallest = None
-        self.reason = ""
-        self.seconds = 0.0
-        self.note = ""
-
-    def add(self, case, product, backend, option, impl, ref):
-        t0 = time.perf_counter()
-        try:
-            if isinstance(impl, Exception):
-                raise impl
-            err, tol, ratio, ok = compare_one(impl, product, ref, case.events(product), case.dtype)
-        except Exception as exc:
-            status, why = classify(exc)
-            self.seconds += time.perf_counter() - t0
-            self.reason = self.reason or why
-            if status == "unsupported":
-                self.unsupported += 1
-                return
-            if status == "FAIL":  # ran, but its output is wrong in shape
-                self.cases += 1
-                self.failed += 1
-                self.worst = (float("inf"), 0.0, float("inf"))
-            else:
-                self.errors += 1
-            self._fail(case, product, backend, option)
-            return
-        self.seconds += time.perf_counter() - t0
-        self.cases += 1
-        self.note = self.note or impl.note
-        if ratio >= self.worst[2]:
-            self.worst = (err, tol, ratio)
-        if not ok:
-            self.failed += 1
-            self._fail(case, product, backend, option)
-
-    def _fail(self, case, product, backend, option):
-        size = case.shape[0] * case.shape[1]
-        if self.smallest is None or size < self.smallest[0]:
-            self.smallest = (size, case.describe(), snippet(case, product, backend, option))
-
-    def outcome(self) -> Outcome:
-        if self.errors:
-            status = "error"
-        elif self.failed:
-            status = "FAIL"
-        elif self.cases == 0:
-            status = "unsupported"
-        else:
-            status = "pass"
-        detail = self.reason if status in ("error", "unsupported", "FAIL") else ""
-        if status in ("pass", "FAIL") and self.unsupported:
-            detail = f"{self.unsupported} cases unsupported: {self.reason}"
-        if self.errors and self.cases:
-            detail = f"{self.errors} cases raised, {self.cases} ran: {self.reason}"
-        fail = self.smallest
-        return Outcome(status, self.cases, self.failed + self.errors, *self.worst, detail=detail,
-                       failing_case=fail[1] if fail else "", reproduce=fail[2] if fail else "",
-                       seconds=self.seconds)
-
-
-def _probe_checks(fam, backend, option, case, prep, impls, rows, bar):
-    """Every single-structure check of one backend variant on the probe case."""
-    def get(key):
-        return impls[(backend.name, option_label(option), key)]
-
-    for product in PRODUCTS:
-        impl = get(product.key)
-        ed = fam.event_driven_for(product)
-        checks = ["semantics", "jit", "determinism"]
-        if product.key in TRANSPOSE_PARTNER:
-            checks.append("transpose")
-        if product.key in UNBATCHED:
-            checks.append("batch")
-        if product.key in GRAD_PARTNER:
-            checks.append("grad")
-        for check in CHECKS:
-            if check not in checks:
-                continue
-            bar.update(1, f"{fam.name} {backend.name} {check}")
-            if isinstance(impl, Exception):
-                status, why = classify(impl)
-                rows.append(_row(fam, product.expr, backend, option, check, Outcome(status, detail=why), ed))
-                continue
-            ref = Reference(prep, impl)
-            args = (case.shape, case.dtype)
-            if check == "semantics":
-                out = timed(check_semantics, impl, product, ref, *args)
-            elif check == "jit":
-                out = timed(check_jit, impl, product, ref, *args)
-            elif check == "grad":
-                out = timed(check_grad, impl, product, ref, *args)
-            elif check in ("transpose", "batch"):
-                # checked against a partner product (the transposed one, or the unbatched one)
-                partner = get_product((TRANSPOSE_PARTNER if check == "transpose" else UNBATCHED)[product.key])
-                other = get(partner.key)
-                if isinstance(other, Exception):
-                    status, why = classify(other)
-                    out = Outcome(status, detail=f"{partner.expr}: {why}")
-                else:
-                    fn = check_transpose if check == "transpose" else check_batch
-                    out = timed(fn, impl, other, product, partner, ref, *args)
-            else:
-                def determinism():
-                    conn2 = case.build()
-                    second = _prepare(backend, fam, conn2, product, option, case)
-                    if isinstance(second, Exception):
-                        raise second
-                    other_seed = None
-                    if impl.reference is not None:
-                        c3 = Case(case.family, case.shape, case.conn_prob, case.seed + 1, case.dtype,
-                                  case.event_dtype, case.values, case.active, variant=case.variant)
-                        third = _prepare(backend, fam, c3.build(), product, option, c3)
-                        other_seed = None if isinstance(third, Exception) else third
-                    return check_determinism(impl, second, other_seed, product, *args)
-
-                out = timed(determinism)
-            out.failing_case = out.failing_case or (case.describe() if out.status in ("FAIL", "error") else "")
-            rows.append(_row(fam, product.expr, backend, option, check, out, ed))
-
-
-def _statistics(fam, backend, options, profile, alpha, rows, bar):
-    """One statistics row per distinct generated structure (the backend's structure options)."""
-    if backend.generate is None:
-        return
-    seen = []
-    for option in options:
-        sopt = {k: v for k, v in option.items() if k in backend.structure_options}
-        if sopt in seen:
-            continue
-        seen.append(sopt)
-        bar.update(1, f"{fam.name} {backend.name} statistics")
-        t0 = time.perf_counter()
-        tests = []
-        try:
-            for p in _statcheck.PROBS:
-                g = backend.generate(fam, profile.stat_shape, p, 0, "float32", **sopt)
-                a = alpha / (len(_statcheck.PROBS) + 1)
-                if g.law == "bernoulli":
-                    tests += _statcheck.bernoulli_tests(g.counts, p, a)
-                else:
-                    tests += [(f"p={p:g}: {what}", *rest) for what, *rest in
-                              _statcheck.fixed_tests(g.counts, g.k, g.law[4:], g.multapses, a)]
-                if p == _statcheck.WEIGHT_PROB:
-                    tests += _statcheck.weight_tests(g.weights, g.weight_law, "float32", a)
-        except Exception as exc:
-            status, why = classify(exc)
-            if status == "unsupported":
-                continue  # the backend does not draw this family's matrix: nothing to check
-            out = Outcome(status, detail=why)
-        else:
-            bad = [t for t in tests if not t[1]]
-            worst = max((t for t in tests if t[3]), key=lambda t: t[2] / t[3], default=None)
-            out = Outcome("FAIL" if bad else "pass", len(tests), len(bad),
-                          worst[2] if worst else 0.0, worst[3] if worst else 0.0,
-                          worst[2] / worst[3] if worst else 0.0,
-                          detail="; ".join(t[0] for t in bad) if bad else
-                          f"{len(tests)} tests over p in {_statcheck.PROBS}, {profile.stat_shape}, alpha {alpha:.1e}")
-        out.seconds = time.perf_counter() - t0
-        out.failing_case = "" if out.status == "pass" else f"{fam.name} {profile.stat_shape} seed=0 float32"
-        rows.append(_row(fam, STRUCTURE, backend, sopt, "statistics", out))
-
-
-def _plan(fams, prof, live, only):
-    """Per family: its structures, probe cases and backend variants, and an estimate of the
-    work (progress units)."""
-    plan = []
-    for fam in fams:
-        groups = _structures(profile_cases(fam, prof))
-        probes = _probes(fam, groups, prof)
-        opts = {b.name: [o for o in b.variants(fam) if only is None or only(b.name, o)] for b in live}
-        n_var = sum(len(v) for v in opts.values())
-        work = sum(len(c) for c in groups.values()) * n_var * len(PRODUCTS) + len(probes) * n_var * 12
-        n_stat = sum(1 for b in live if b.generate is not None for _ in opts[b.name])
-        plan.append((fam, groups, probes, opts, work + n_stat, n_stat))
-    return plan
-
-
-def _family_rows(fam, groups, probes, opts, sel, avail, live, prof, alpha, bar) -> list:
-    """Every check of every backend variant on one family."""
-    rows = []
-    for b in sel:
-        if not avail[b.name][0]:
-            for option in b.variants(fam):
-                for product in PRODUCTS:
-                    rows.append(_row(fam, product.expr, b, option, "equivalence",
-                                     Outcome("missing", detail=avail[b.name][1]), fam.event_driven_for(product)))
-    acc = {(b.name, option_label(o), p.key): _Equivalence() for b in live for o in opts[b.name] for p in PRODUCTS}
-    probe_keys = {(c.shape, c.conn_prob, c.seed, c.dtype, c.variant): c for c in probes}
-    for key, cases in groups.items():
-        prep = Prepared(cases[0])
-        impls = {}
-        for b in live:
-            for option in opts[b.name]:
-                for product in PRODUCTS:
-                    impl = _prepare(b, fam, prep.conn, product, option, cases[0])
-                    impls[(b.name, option_label(option), product.key)] = impl
-                    ref = Reference(prep, None if isinstance(impl, Exception) else impl)
-                    eq = acc[(b.name, option_label(option), product.key)]
-                    for case in cases:
-                        eq.add(case, product, b.name, option, impl, ref)
-                    bar.update(len(cases), f"{fam.name} {b.name}")
-        if key in probe_keys:
-            for b in live:
-                for option in opts[b.name]:
-                    _probe_checks(fam, b, option, probe_keys[key], prep, impls, rows, bar)
-    for b in live:
-        for option in opts[b.name]:
-            for product in PRODUCTS:
-                eq = acc[(b.name, option_label(option), product.key)]
-                rows.append(_row(fam, product.expr, b, option, "equivalence", eq.outcome(),
-                                 fam.event_driven_for(product), note=eq.note))
-        _statistics(fam, b, opts[b.name], prof, alpha, rows, bar)
-    return rows
-
-
-def _worker_init(x64: bool):
-    import jax
-
-    jax.config.update("jax_enable_x64", x64)
-
-
-def _worker(family_names, prof, backend_names, alpha) -> list:
-    """One task of a parallel run: some families, in a fresh process."""
-    sel = resolve_backends(backend_names)
-    avail = {b.name: b.available() for b in sel}
-    live = [b for b in sel if avail[b.name][0]]
-    rows = []
-    for fam, groups, probes, opts, _, _ in _plan([get_family(n) for n in family_names], prof, live, None):
-        rows += _family_rows(fam, groups, probes, opts, sel, avail, live, prof, alpha, _Progress(0, False))
-    return rows
-
-
-def _tasks(plan) -> list[list]:
-    """Families grouped so that a just-in-time family's row and column forms share a process
-    (and its compiled kernels), heaviest first."""
-    groups: dict = {}
-    for fam, *_, work, _ in plan:
-        key = fam.name[:-2] if fam.name.startswith("jitc_") else fam.name
-        names, w = groups.get(key, ([], 0))
-        groups[key] = (names + [fam.name], w + work)
-    return [names for names, w in sorted(groups.values(), key=lambda g: -g[1])]
-
-
-def conformance(family_names=None, profile="quick", backend_names=("native",),
-                progress: bool = True, only=None, jobs: int = 1) -> pd.DataFrame:
-    """Every check of every selected backend variant on every selected family × product:
-    one row per family × product × backend × option × check (columns ``status``,
-    ``cases``, ``failed``, ``max_error``, ``tolerance``, ``worst_ratio``, ``detail``,
-    ``failing_case``, ``reproduce``, ``seconds``).
-
-    ``profile`` is a name in :data:`PROFILES` or a :class:`Profile`; ``only(backend_name,
-    option) -> bool`` keeps some backend variants (all by default); ``jobs > 1`` checks
-    families in that many fresh processes (the compilations, not the checks, take the time;
-    backends registered at run time are not seen there, so ``only`` needs ``jobs=1``).
-    """
-    if isinstance(profile, Profile):
-        prof = profile
-    elif profile in PROFILES:
-        prof = PROFILES[profile]
-    else:
-        raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
-    fams = [get_family(n) for n in family_names] if family_names else list(families())
-    sel = resolve_backends(backend_names)
-    avail = {b.name: b.available() for b in sel}
-    live = [b for b in sel if avail[b.name][0]]
-    plan = _plan(fams, prof, live, only)
-    alpha = STAT_ALPHA / max(sum(p[5] for p in plan), 1)
-    bar = _Progress(sum(p[4] for p in plan), progress)
-    rows = []
-    tasks = _tasks(plan)
-    if jobs > 1 and only is None and len(tasks) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        import jax
-
-        work = {q[0].name: q[4] for q in plan}
-        names = [b.name for b in sel]
-        with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_worker_init, initargs=(bool(jax.config.jax_enable_x64),)) as pool:
-            futures = {pool.submit(_worker, task, prof, names, alpha): task for task in tasks}
-            for fut in as_completed(futures):
-                rows += fut.result()
-                task = futures[fut]
-                bar.update(sum(work[n] for n in task), " ".join(task))
-    else:
-        for fam, groups, probes, opts, _, _ in plan:
-            rows += _family_rows(fam, groups, probes, opts, sel, avail, live, prof, alpha, bar)
-    bar.close()
-    return _order(pd.DataFrame(rows))
-
-
-def _order(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows by family (catalogue order), backend (registry order), option, product, check."""
-    if frame.empty:
-        return frame
-    fam_rank = {f.name: i for i, f in enumerate(families())}
-    be_rank = {b.name: i for i, b in enumerate(backends())}
-    prod_rank = {p.expr: i for i, p in enumerate(PRODUCTS)}
-    prod_rank[STRUCTURE] = len(PRODUCTS)
-    check_rank = {c: i for i, c in enumerate(CHECKS)}
-    key = pd.DataFrame({
-        "f": frame.family.map(fam_rank), "b": frame.backend.map(be_rank),
-        "o": frame.groupby(["family", "backend"], sort=False).option.transform(
-            lambda s: pd.Series(pd.factorize(s)[0], index=s.index)),
-        "p": frame["product"].map(prod_rank), "c": frame.check.map(check_rank)})
-    order = key.sort_values(["f", "b", "o", "p", "c"], kind="stable").index
-    return frame.loc[order].reset_index(drop=True)
+from ..peers import select_backends
+from .checks import CHECKS
+from .conformance import conformance
+from .results import TABLES, Output, Transaction, Written, metadata, stamp, usage
 
 
 def _cell(row) -> str:
@@ -534,8 +43,10 @@ def summary(checks: pd.DataFrame) -> pd.DataFrame:
     ``error`` or ``FAIL`` if any check says so, ``unsupported`` if the product is, else
     ``pass`` (``differs`` is reported, not failed)."""
     out = []
-    for (fam, product, backend, option), g in checks.groupby(["family", "product", "backend", "option"],
-                                                               sort=False):
+    keys = ["family", "product", "backend", "option"] + (["device"] if "device" in checks.columns else [])
+    for key, g in checks.groupby(keys, sort=False):
+        fam, product, backend, option = key[:4]
+        device = key[4] if len(key) > 4 else ""
         by = {r.check: r for r in g.itertuples()}
         eq = by.get("equivalence") or by.get("statistics")
         statuses = set(g.status)
@@ -549,7 +60,7 @@ def summary(checks: pd.DataFrame) -> pd.DataFrame:
             status = "unsupported"
         else:
             status = "pass"
-        row = dict(family=fam, product=product, backend=backend, option=option,
+        row = dict(family=fam, product=product, backend=backend, option=option, device=device,
                    event_driven=eq.event_driven, cases=eq.cases, failed=eq.failed, max_error=eq.max_error,
                    tolerance=eq.tolerance, worst_ratio=eq.worst_ratio, status=status)
         for c in CHECKS:
@@ -562,8 +73,125 @@ def summary(checks: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def validate(family_names=None, profile: str = "quick", progress: bool = True,
-             backend_names=("native",)) -> pd.DataFrame:
-    """The summary table (one row per family × product × backend variant); see
-    :func:`conformance` for the checks behind it."""
-    return summary(conformance(family_names, profile, backend_names, progress))
+_TABLE_COLUMNS = ("family", "product", "backend", "option", "equivalence", "semantics", "transpose", "batch", "jit",
+                  "grad", "determinism", "statistics", "status")
+
+
+def conformance_table(table) -> str:
+    """The summary table as text, one line per family × product × backend variant; an
+    unsupported product is one line with the reason, and so is a backend variant unsupported
+    (or missing) for every product of a family."""
+    from .console import fixed_width
+
+    def reason(row):
+        return f"{row['status']}: " + row["detail"].split(": ", 1)[-1].split("; ")[0][:80]
+
+    rows = []
+    for (fam, backend, option), g in table.groupby(["family", "backend", "option"], sort=False):
+        records = g.to_dict("records")
+        if all(r["status"] in ("missing", "unsupported") for r in records) and (g.statistics == "-").all():
+            rows.append(dict(zip(_TABLE_COLUMNS, [fam, "(every product)", backend, option] + [""] * 8
+                                 + [reason(records[0])])))
+            continue
+        for r in records:
+            if r["status"] == "unsupported":
+                r = {**{c: "" for c in _TABLE_COLUMNS[4:]}, **{c: r[c] for c in _TABLE_COLUMNS[:4]},
+                     "status": reason(r)}
+            rows.append({c: r[c] for c in _TABLE_COLUMNS})
+    return fixed_width(pd.DataFrame(rows, columns=list(_TABLE_COLUMNS)), _TABLE_COLUMNS)
+
+
+@dataclass
+class Options:
+    """``evbench validate``: which families and backends (none, or "all": every one), which
+    more backends gate the exit status besides ``native``, the profile, worker processes,
+    where the results go."""
+
+    families: list = field(default_factory=list)
+    backends: list = field(default_factory=list)
+    gate: list = field(default_factory=list)
+    profile: str = "quick"
+    jobs: int = 1
+    output: Output = field(default_factory=Output)
+    progress: bool = True
+
+
+@dataclass
+class Outcome:
+    code: int
+    table: pd.DataFrame
+    checks: pd.DataFrame
+    written: Written
+    seconds: float
+    gate: list
+    gate_failed: bool
+
+    @property
+    def result(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in self.table["status"].value_counts().items())
+        gate = f"the gate ({', '.join(self.gate)}) {'FAILED' if self.gate_failed else 'passed'}"
+        return f"{len(self.table)} family × product × backend rows: {counts}; {gate}"
+
+
+@usage
+def check(options: Options) -> list[str]:
+    """The gate's backends (``native`` and ``options.gate``); ``ValueError`` naming a bad name."""
+    from ..catalogue import select_families
+    from .profiles import PROFILES
+
+    select_families(options.families)
+    select_backends(options.backends)
+    PROFILES.get(options.profile)
+    if options.jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {options.jobs}")
+    gate = ["native"] + [b.name for b in select_backends(options.gate) if b.name != "native"] if options.gate else ["native"]
+    return gate
+
+
+def run_command(options: Options) -> Outcome:
+    """Validate, print the table and the failures, write ``validate-<profile>-<stamp>`` (one
+    row per family × product × backend variant), ``checks-<profile>-<stamp>`` (one row per
+    check) and their metadata. Exit code 1 when a gated backend fails or is missing."""
+    import jax
+
+    gate = check(options)
+    folder = options.output.check()
+    jax.config.update("jax_enable_x64", True)  # float64 operators; float32 ones are unchanged
+    selected = select_backends(options.backends)
+    names = [b.name for b in selected] + [g for g in gate if g not in {b.name for b in selected}]
+    t0 = time.perf_counter()
+    checks = conformance(options.families, profile=options.profile, backend_names=names,
+                         progress=options.progress, jobs=options.jobs)
+    seconds = time.perf_counter() - t0
+    table = summary(checks)
+    print(conformance_table(table))
+    bad = checks[checks.status.isin(["FAIL", "error"])]
+    for row in bad.itertuples():
+        where = f"{row.backend}[{row.option}]" if row.option else row.backend
+        print(f"\n{row.status} {row.family} {row.product} {where} {row.check}: {row.detail}".rstrip(": "))
+        if row.check in ("equivalence", "statistics") and row.status == "FAIL":
+            print(f"  {row.failed}/{row.cases} failing; max error {row.max_error:.3g}, tolerance {row.tolerance:.3g}")
+        if row.failing_case:
+            print(f"  smallest case: {row.failing_case}")
+        if row.reproduce and row.backend in gate:
+            print("  reproduce with:\n    " + row.reproduce.rstrip().replace("\n", "\n    "))
+    st = stamp()
+    written = Written()
+    versions = {b.name: b.available()[1] for b in select_backends(names)}
+    with Transaction() as tx:
+        written.tables["validate"] = tx.table(TABLES.get("validate"), table, folder, options.profile, st)
+        written.tables["checks"] = tx.table(TABLES.get("checks"), checks, folder, options.profile, st)
+        written.meta = tx.meta(folder / f"validate-{options.profile}-{st}.meta.json",
+                               metadata(seconds=seconds, profile=options.profile, backends=versions, gate=gate))
+    failing = table[table.status.isin(["FAIL", "error"])]
+    gated = table[table.backend.isin(gate) & table.status.isin(["FAIL", "error", "missing"])]
+    counts = ", ".join(f"{b}: " + " ".join(f"{n} {s}" for s, n in g.status.value_counts().items())
+                       for b, g in table.groupby("backend", sort=False))
+    csv, js = written.tables["validate"]
+    checks_csv, checks_js = written.tables["checks"]
+    print(f"\n{len(table)} family × product × backend rows ({counts}); {int(table.cases.sum())} equivalence "
+          f"cases, {len(checks)} checks, {len(failing)} rows failing, {seconds:.0f} s.\n"
+          f"Gate ({', '.join(gate)}): {'FAILED' if len(gated) else 'passed'}.\n"
+          f"Written: {csv}, {js} (one row per family × product × backend), "
+          f"{checks_csv}, {checks_js} (one row per check)")
+    return Outcome(1 if len(gated) else 0, table, checks, written, seconds, gate, bool(len(gated)))
