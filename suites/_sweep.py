@@ -4,7 +4,9 @@
 The cases come from :mod:`evbench.harness.bench` (the same ones ``evbench bench`` runs), read from the
 catalogue and the backends. The grid is ``$EVBENCH_GRID`` (``default`` unless set);
 ``EVBENCH_FAMILY``, ``EVBENCH_BACKEND`` and ``EVBENCH_PRODUCT`` (comma-separated names) narrow
-it. Every suite class holds one product and takes the parameters ``bench.PARAM_NAMES``:
+it. Every suite class holds one product (its ``product_key``: the classes are written out, one
+per catalogue product, and ``tests/test_bench.py`` checks that they cover the catalogue) and
+takes the parameters ``bench.PARAM_NAMES``:
 family, backend, n, active, conn_num, batch, dtype, device (every kind JAX may have: cpu, gpu,
 tpu; an absent one is a ``NotImplementedError`` in ``setup``, which asv records as a skip).
 
@@ -24,7 +26,7 @@ from evbench.harness import bench
 #: versions, devices and the sweep's table go here, beside asv's results (results/asv)
 SIDECAR = Path(__file__).resolve().parents[1] / "results" / "asv-meta"
 
-GRID = bench.grid()
+GRID = bench.grid()  # $EVBENCH_GRID, else the asv grid
 FAMILIES = bench.env_filter("EVBENCH_FAMILY")
 BACKENDS = bench.env_filter("EVBENCH_BACKEND")
 PRODUCTS = bench.env_filter("EVBENCH_PRODUCT")
@@ -45,13 +47,19 @@ class Sweep:
     setup_cache.timeout = GRID.sweep_timeout
 
     def case(self, params) -> bench.BenchCase:
-        return bench.case_from_params(self.product_key, *params)
+        return bench.case_from_params(self.product_key, *params, workload=GRID.workload)
+
+    def selected(self) -> None:
+        """A skip (``NotImplementedError``) for a product ``EVBENCH_PRODUCT`` leaves out."""
+        if PRODUCTS and self.product_key not in PRODUCTS:
+            raise NotImplementedError(f"{self.product_key} is not in EVBENCH_PRODUCT={','.join(PRODUCTS)}")
 
     def prepare(self, sweep, params):
         """The case built in this process and warmed up; a skip (``NotImplementedError``) or
         error as the sweep found it, checked after the device."""
         import jax
 
+        self.selected()
         case = self.case(params)
         bench.configure_process()
         bench.device_for(case.device)
@@ -63,6 +71,7 @@ class Sweep:
         return prep
 
     def record(self, sweep, params) -> dict:
+        self.selected()
         case = self.case(params)
         rec = bench.sweep_record(sweep, case)
         if rec is None:
@@ -70,15 +79,9 @@ class Sweep:
         return rec
 
 
-def product_classes(base, module_name: str) -> dict:
-    """One subclass of ``base`` per catalogue product (narrowed by ``EVBENCH_PRODUCT``), named
-    after it (``vecmat_batch`` -> ``VecmatBatch``), with the grid's parameters."""
-    _, _, products = bench.selection(None, None, PRODUCTS)
-    classes = {}
-    for product in products:
-        name = "".join(w[:1].upper() + w[1:] for w in product.key.split("_"))
-        params = bench.suite_params(GRID, product, families=FAMILIES, backends=BACKENDS)
-        classes[name] = type(name, (base,), dict(
-            __module__=module_name, __doc__=f"``{product.expr}`` ({product.key}) of every family × backend.",
-            product_key=product.key, params=params))
-    return classes
+def params_of(product_key: str) -> list[list]:
+    """The asv ``params`` of the class of one catalogue product: the grid's sweep, read from the
+    catalogue and the backends (narrowed by ``EVBENCH_FAMILY`` / ``EVBENCH_BACKEND``)."""
+    from evbench.catalogue import get_product
+
+    return bench.suite_params(GRID, get_product(product_key), families=FAMILIES, backends=BACKENDS)

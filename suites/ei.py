@@ -23,14 +23,14 @@ import jax
 
 from evbench.harness import bench
 from evbench.spiking import ei
-from evbench.peers import backends
+from evbench.peers import backends, get_backend
 
 STEPS = 200  # 20 ms of simulated time (brainevent's just-in-time network takes seconds for it)
 #: scales per grid (``EVBENCH_GRID``; another grid: the default's)
-SCALES = {"tiny": [0.25], "default": [0.5], "quick": [0.5, 1.0], "full": [0.5, 1.0, 2.0, 4.0]}
+SCALES = {"tiny": [0.25], "asv": [0.5], "quick": [0.5, 1.0], "full": [0.5, 1.0, 2.0, 4.0]}
 #: connectivity families per grid: the default grid (``asv run --quick`` in under 10 minutes)
 #: leaves out the just-in-time network, where brainevent spends seconds per simulated 20 ms
-FAMILIES = {"default": ["fixed_prob"]}
+FAMILIES = {"asv": ["fixed_prob"]}
 DENSE_MAX_SCALE = 1.0
 SIM_MS = 50.0
 _SELECTED = bench.env_filter("EVBENCH_BACKEND")
@@ -38,7 +38,7 @@ BACKENDS = [b.name for b in backends() if _SELECTED is None or b.name in _SELECT
 
 
 def _scales():
-    return SCALES.get(bench.grid().name, SCALES["default"])
+    return SCALES.get(bench.grid().name, SCALES[bench.ASV_GRID])
 
 
 def _families():
@@ -50,7 +50,7 @@ def _params():
 
 
 def _too_large(backend, scale):
-    if backend == "dense" and scale > DENSE_MAX_SCALE:
+    if get_backend(backend).materialises and scale > DENSE_MAX_SCALE:
         return f"too_large: dense matrices of {ei.dense_bytes(scale) / 2**20:.0f} MiB"
     return ""
 

@@ -32,7 +32,7 @@ class _Memory(Sweep):
                                 backends=BACKENDS)
 
     def case(self, params) -> bench.BenchCase:
-        return bench.case_from_params(memory_product(params[0]), *params)
+        return bench.case_from_params(memory_product(params[0]), *params, workload=GRID.workload)
 
 
 class HostMemory(_Memory):

@@ -6,7 +6,7 @@
 """
 import jax
 
-from ._sweep import Sweep, product_classes
+from ._sweep import Sweep, params_of
 
 
 class _Timing(Sweep):
@@ -20,4 +20,43 @@ class _Timing(Sweep):
         jax.block_until_ready(self.prep.call())
 
 
-globals().update(product_classes(_Timing, __name__))
+class Vecmat(_Timing):
+    """``events @ M`` of every family × backend: steady-state time per call."""
+
+    product_key = "vecmat"
+    params = params_of("vecmat")
+
+
+class Matvec(_Timing):
+    """``M @ events`` of every family × backend: steady-state time per call."""
+
+    product_key = "matvec"
+    params = params_of("matvec")
+
+
+class VecmatBatch(_Timing):
+    """``events[b, :] @ M`` of every family × backend: steady-state time per call."""
+
+    product_key = "vecmat_batch"
+    params = params_of("vecmat_batch")
+
+
+class MatvecBatch(_Timing):
+    """``M @ events[:, b]`` of every family × backend: steady-state time per call."""
+
+    product_key = "matvec_batch"
+    params = params_of("matvec_batch")
+
+
+class VecmatT(_Timing):
+    """``events @ M.T`` of every family × backend: steady-state time per call."""
+
+    product_key = "vecmat_T"
+    params = params_of("vecmat_T")
+
+
+class MatvecT(_Timing):
+    """``M.T @ events`` of every family × backend: steady-state time per call."""
+
+    product_key = "matvec_T"
+    params = params_of("matvec_T")

@@ -12,7 +12,7 @@ parameter is the requested one), is written beside asv's results, in ``results/a
 Higher is better for the last two: ``asv compare`` reads every increase as a regression,
 so gate on ``time_`` (see README, "Benchmarks").
 """
-from ._sweep import Sweep, product_classes
+from ._sweep import Sweep, params_of
 
 
 class _Work(Sweep):
@@ -35,4 +35,43 @@ class _Work(Sweep):
     track_effective_bandwidth_gb_s.unit = "GB/s"
 
 
-globals().update(product_classes(_Work, __name__))
+class Vecmat(_Work):
+    """``events @ M`` of every family × backend: compile time, synaptic events/s, GB/s."""
+
+    product_key = "vecmat"
+    params = params_of("vecmat")
+
+
+class Matvec(_Work):
+    """``M @ events`` of every family × backend: compile time, synaptic events/s, GB/s."""
+
+    product_key = "matvec"
+    params = params_of("matvec")
+
+
+class VecmatBatch(_Work):
+    """``events[b, :] @ M`` of every family × backend: compile time, synaptic events/s, GB/s."""
+
+    product_key = "vecmat_batch"
+    params = params_of("vecmat_batch")
+
+
+class MatvecBatch(_Work):
+    """``M @ events[:, b]`` of every family × backend: compile time, synaptic events/s, GB/s."""
+
+    product_key = "matvec_batch"
+    params = params_of("matvec_batch")
+
+
+class VecmatT(_Work):
+    """``events @ M.T`` of every family × backend: compile time, synaptic events/s, GB/s."""
+
+    product_key = "vecmat_T"
+    params = params_of("vecmat_T")
+
+
+class MatvecT(_Work):
+    """``M.T @ events`` of every family × backend: compile time, synaptic events/s, GB/s."""
+
+    product_key = "matvec_T"
+    params = params_of("matvec_T")

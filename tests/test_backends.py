@@ -16,12 +16,13 @@ import pytest
 from evbench import peers as B
 from evbench.cli import main
 from evbench.harness.checks import CHECKS
-from evbench.harness.validate import Profile, conformance
+from evbench.harness.conformance import conformance
+from evbench.harness.profiles import Profile
 
 #: few shapes and one dtype, so that JAX (and numba) compile little
 PROFILE = Profile(shapes=((1, 1), (24, 16)), conn_probs=(0.3,), actives=(0.0, 0.5),
                   event_kinds=(("bool", "ones"), ("weight", "signed")), dtypes=("float64",), seeds=(0,),
-                  design="covering", stat_shape=(200, 250))
+                  design="covering", stat_shape=(200, 250), paths=False)
 
 #: (backend, family, variants kept or None for all, checks that apply)
 ALL = tuple(c for c in CHECKS if c != "statistics")
@@ -124,7 +125,7 @@ def test_unsupported_products_give_the_reason():
 # -- fake backends: missing packages, crashes, gating --------------------------------------------
 
 def _fake(name, *, requires=(), wrong=False, crash=None):
-    def prepare(family, conn, product):
+    def prepare(family, conn, product, request):
         if crash == "prepare":
             raise RuntimeError("boom in prepare")
         dense = np.asarray(conn.to_dense(), np.float64)
@@ -137,18 +138,20 @@ def _fake(name, *, requires=(), wrong=False, crash=None):
             out = product.reference(dense, np.asarray(events, np.float64))
             return out * (1 + 1e-3) if wrong else out
 
-        return B.Implementation(run=run)
+        return B.Implementation(host=run)
 
     return B.Backend(name, "a fake backend for the tests", requires, prepare)
 
 
 @pytest.fixture
 def fakes(monkeypatch):
-    registry = dict(B._BACKENDS)
-    for b in (_fake("fake_missing", requires=("no_such_package_evbench",)), _fake("fake_wrong", wrong=True),
-              _fake("fake_crash", crash="run"), _fake("fake_prep", crash="prepare")):
-        registry[b.name] = b
-    monkeypatch.setattr(B, "_BACKENDS", registry)
+    from evbench.registry import Registry
+
+    registry = Registry("backend")
+    for b in (*B.backends(), _fake("fake_missing", requires=("no_such_package_evbench",)),
+              _fake("fake_wrong", wrong=True), _fake("fake_crash", crash="run"), _fake("fake_prep", crash="prepare")):
+        registry.register(b)
+    monkeypatch.setattr(B, "BACKENDS", registry)
 
 
 def test_missing_crash_and_unsupported_are_reported(fakes):
@@ -187,6 +190,8 @@ def test_gate_decides_the_exit_status(fakes, tmp_path, capsys):
 
 
 def test_unknown_backend_lists_the_valid_ones(capsys):
-    assert main(["validate", "--backend", "nope", "--no-progress"]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["validate", "--backend", "nope", "--no-progress"])
     err = capsys.readouterr().err
-    assert "unknown backend 'nope'" in err and "native" in err and "brainevent" in err
+    assert exc.value.code == 2
+    assert "invalid choice: 'nope'" in err and "native" in err and "brainevent" in err

@@ -34,7 +34,7 @@ def _absent_kind():
     return absent[0]
 
 
-@pytest.mark.parametrize("name", sorted(bench.GRIDS))
+@pytest.mark.parametrize("name", sorted(bench.GRIDS.names()))
 def test_every_grid_covers_every_family_backend_and_product(name):
     g = bench.GRIDS[name]
     seen = {(c.family, c.backend, c.product) for c in bench.cases(g, devices=("cpu",))}
@@ -44,7 +44,7 @@ def test_every_grid_covers_every_family_backend_and_product(name):
     assert set(g.devices) == set(bench.DEVICE_KINDS)
 
 
-@pytest.mark.parametrize("name", sorted(bench.GRIDS))
+@pytest.mark.parametrize("name", sorted(bench.GRIDS.names()))
 def test_the_asv_parameters_are_the_cases_of_the_grid(name):
     """The suites' cartesian ``params`` per product are exactly the cases evbench bench runs."""
     g = bench.GRIDS[name]
@@ -68,8 +68,8 @@ def test_grid_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("EVBENCH_GRID", "tiny")
     assert bench.grid().name == "tiny"
     monkeypatch.delenv("EVBENCH_GRID")
-    assert bench.grid().name == "default"
-    with pytest.raises(ValueError, match="valid grids"):
+    assert bench.grid().name == bench.ASV_GRID
+    with pytest.raises(ValueError, match="unknown grid 'nope'; valid grids: tiny"):
         bench.grid("nope")
 
 
@@ -109,7 +109,7 @@ def test_an_absent_device_is_skipped_with_not_implemented_error(tmp_path, monkey
     for cls in (memory.HostMemory, memory.DeviceMemory):
         with pytest.raises(NotImplementedError, match=f"no {kind} device"):
             cls().setup(None, *params)
-    sweep = {case.key: bench._record(case, "no_device", f"JAX sees no {kind} device here")}
+    sweep = {case.key: bench.record(case, "no_device", f"JAX sees no {kind} device here")}
     with pytest.raises(NotImplementedError, match=f"no {kind} device"):
         work.Vecmat().setup(sweep, *params)
     (rec,) = bench.run(bench.GRIDS["tiny"], families=["csr"], backends=["native"], products=["vecmat"],
@@ -134,8 +134,8 @@ def test_too_large_a_dense_matrix_is_a_recorded_skip():
 def test_bench_writes_a_tidy_table(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     argv = ["bench", "--grid", "tiny", "--family", "csr", "--family", "jitc_normal_c", "--backend", "native",
-            "--backend", "scipy", "--product", "vecmat", "--product", "matvec_batch", "--no-progress",
-            "--out", str(tmp_path)]
+            "--backend", "scipy", "--product", "vecmat", "--product", "matvec_batch", "--device", "all",
+            "--no-progress", "--out", str(tmp_path)]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "read bandwidth" in out

@@ -21,7 +21,7 @@ def test_catalogue_lists_every_family_and_product(capsys):
 
 
 def test_validate_writes_a_table(tmp_path, capsys):
-    assert main(["validate", "--family", "dense", "--no-progress", "--out", str(tmp_path)]) == 0
+    assert main(["validate", "--family", "dense", "--backend", "native", "--no-progress", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "events @ M" in out and "pass" in out
     (machine_dir,) = tmp_path.iterdir()

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, note
 from hypothesis import strategies as st
 
-from evbench.harness.cases import Prepared, check
+from evbench.harness.cases import Built, check
 from evbench.catalogue import PRODUCTS, families
 
 from .strategies import cases
@@ -31,7 +31,7 @@ def test_native_matches_reference(family, product, data):
 def test_to_dense_matches_reference(family, data):
     case = data.draw(cases(family))
     note(case.describe())
-    prep = Prepared(case)
+    prep = Built(case)
     dense = np.asarray(prep.conn.to_dense(), dtype=np.float64)
     # to_dense sums duplicates in the weight dtype: at most (count) roundings of |w| each
     eps = np.finfo(case.dtype).eps

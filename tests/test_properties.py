@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from evbench.harness.cases import Case, Prepared
+from evbench.harness.cases import Case, Built
 from evbench.catalogue import PRODUCTS, families, get_product
 from evbench.events import make_events
 from evbench.tolerance import error_bound
@@ -41,7 +41,7 @@ def test_transpose_identity(family, data):
 def test_linearity(family, data, scale):
     """(a·s1 + s2) @ M equals a·(s1 @ M) + s2 @ M within the sum of the three error bounds."""
     case = data.draw(cases(family, dtypes=("float64",)))
-    prep = Prepared(case)
+    prep = Built(case)
     n = M_n = case.shape[0]
     s1 = make_events(M_n, 0.3, seed=case.event_seed, dtype="float64", values="signed")
     s2 = make_events(n, 0.5, seed=case.event_seed + 1, dtype="float64", values="signed")
@@ -61,7 +61,7 @@ def test_vmap_equals_loop(family, product, data):
     """vmap over a batch of event vectors equals a Python loop over them (each within its
     error bound of the exact value, hence within twice the bound of each other)."""
     case = data.draw(cases(family))
-    prep = Prepared(case)
+    prep = Built(case)
     n = product.n_inputs(case.shape)
     batch = make_events(n, case.active, seed=case.event_seed, batch=4, dtype=case.event_dtype, values=case.values)
     vm = np.asarray(jax.vmap(lambda e: product.run(prep.conn, e))(batch))
@@ -76,7 +76,7 @@ def test_vmap_equals_loop(family, product, data):
 def test_jit_equals_eager(family, data):
     """The product run op by op (jax.disable_jit) equals the compiled one within the bound."""
     case = data.draw(cases(family, shapes=((1, 1), (12, 12))))
-    prep = Prepared(case)
+    prep = Built(case)
     for product in (VECMAT, MATVEC):
         e = case.events(product)
         jitted = np.asarray(product.jitted(prep.conn, e))
@@ -103,7 +103,7 @@ def test_bitwise_determinism(family):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("family", FAMILIES, **fam_ids)
 def test_empty_and_all_active_inputs(family, dtype):
-    prep = Prepared(Case(family.name, (12, 40), 0.5, 3, dtype, "bool", "ones", 0.0))
+    prep = Built(Case(family.name, (12, 40), 0.5, 3, dtype, "bool", "ones", 0.0))
     for product in PRODUCTS:
         shape = product.event_shape(prep.conn.shape, 3)
         zeros = np.zeros(shape, bool)

@@ -10,10 +10,12 @@ import pytest
 
 from evbench import families
 from evbench.harness import report
+from evbench.harness.report import conformance, figures, speedup
 from evbench.harness import run as mainjob
 from evbench.peers import backends
 from evbench.catalogue import PRODUCTS
 from evbench.cli import main
+from evbench.harness.results import machine_label
 
 STAMP1, STAMP2 = "20260101T000000Z", "20260102T000000Z"
 #: a few names read from the catalogue and the registry; the baseline is the one the report uses
@@ -86,10 +88,10 @@ def write_spiketimes(folder, tables=report.SPIKETIME_TABLES, stamp=STAMP1):
     data = dict(
         exact=pd.DataFrame([dict(model="lif", n=100, k=10, delay=0.0, t_ref=0.0, n_spikes=500, identical_indices=True,
                                  max_rel_time_error=1e-13, first_mismatch=-1, status="pass")]),
-        convergence=pd.DataFrame([dict(model="lif", backend=b, interpolate=True, dt_ms=dt, n_spikes_ref=500,
+        convergence=pd.DataFrame([dict(model="lif", backend=b, interpolate=True, interpolation="linear", dt_ms=dt, n_spikes_ref=500,
                                        n_matched=500, mean_abs_error_ms=0.3 * dt ** 2, max_abs_error_ms=dt ** 2,
                                        first_divergence_ms=100.0) for b in BACKENDS[:2] for dt in dts]),
-        order=pd.DataFrame([dict(model="lif", backend=b, interpolate=True, order=2.0, order_stderr=0.01, n_points=3)
+        order=pd.DataFrame([dict(model="lif", backend=b, interpolate=True, interpolation="linear", order=2.0, order_stderr=0.01, n_points=3)
                             for b in BACKENDS[:2]]),
         operators=pd.DataFrame([dict(model="lif", backend=b, n_steps=1000, identical=True, first_divergent_step=-1,
                                      first_divergent_neuron=-1, cause="") for b in BACKENDS]),
@@ -178,8 +180,8 @@ def test_full_report_has_every_section_and_embeds_every_figure(tmp_path):
 
 
 def test_crossover_is_interpolated_on_log_axes():
-    assert report._crossover([0.001, 0.01, 0.1], [10.0, 1.0 * 10 ** 0.5, 0.1]) == pytest.approx(0.01 * 10 ** (1 / 3))
-    assert report._crossover([0.001, 0.1], [2.0, 3.0]) is None
+    assert speedup.crossover([0.001, 0.01, 0.1], [10.0, 1.0 * 10 ** 0.5, 0.1]) == pytest.approx(0.01 * 10 ** (1 / 3))
+    assert speedup.crossover([0.001, 0.1], [2.0, 3.0]) is None
 
 
 def test_missing_devices_partial_bench_and_no_other_tables(tmp_path):
@@ -201,7 +203,7 @@ def test_missing_devices_partial_bench_and_no_other_tables(tmp_path):
 
 def test_partial_spiketime_tables_and_columns(tmp_path):
     write_spiketimes(tmp_path, tables=("scaling", "ei"))
-    ei = pd.read_csv(tmp_path / f"spiketimes-ei-quick-{STAMP1}.csv").drop(columns=["wall_per_sim_s", "scale"])
+    ei = pd.read_csv(tmp_path / f"spiketimes-ei-quick-{STAMP1}.csv").drop(columns=["scale"])
     ei.to_csv(tmp_path / f"spiketimes-ei-quick-{STAMP1}.csv", index=False)
     rep = report.build([tmp_path])
     sec = _sections(rep)["spiketimes"]
@@ -248,7 +250,7 @@ def test_newer_partial_results_replace_only_their_cases(tmp_path):
     newer.to_csv(tmp_path / f"bench-run-{STAMP2}.csv", index=False)
     _meta(tmp_path, f"bench-run-{STAMP2}")
     pd.DataFrame(newer).to_json(tmp_path / f"bench-run-{STAMP2}.json", orient="records")  # beside its .csv: ignored
-    b = report._cases(report.load([tmp_path]).bench)
+    b = figures.bench_cases(report.load([tmp_path]).bench)
     assert (b[b.backend == BACKENDS[1]].median_s == 42.0).all()
     assert (b[b.backend != BACKENDS[1]].median_s != 42.0).all()
     assert len(b) == len(FAMS) * 2 * len(BACKENDS) * 3
@@ -293,15 +295,15 @@ def test_a_failing_write_keeps_the_earlier_report(tmp_path, monkeypatch):
 
 
 def test_latest_link_is_replaced_and_earlier_runs_kept(tmp_path):
-    a = mainjob.run_folder(tmp_path, "m", STAMP1)
-    b = mainjob.run_folder(tmp_path, "m", STAMP1)  # the same second: a folder of its own
+    a = mainjob.run_folder(tmp_path, STAMP1)
+    b = mainjob.run_folder(tmp_path, STAMP1)  # the same second: a folder of its own
     assert a != b and b.name == f"{STAMP1}-2"
     (a / "x").write_text("a")
     link = mainjob.point_latest(tmp_path, a)
     assert link.is_symlink() and not os.path.isabs(os.readlink(link)) and (link / "x").read_text() == "a"
     mainjob.point_latest(tmp_path, b)
     assert link.resolve() == b.resolve() and (a / "x").read_text() == "a"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "m"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", machine_label()]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -317,11 +319,10 @@ def test_run_refuses_bad_arguments(argv, message, capsys):
     assert exc.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_run_tiny_one_family_one_backend(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(mainjob, "_subcommands", lambda: {})  # as if `evbench spiketimes` did not exist
+def test_run_tiny_one_family_one_backend(tmp_path, capsys):
     fam, be = FAMS[0], BACKENDS[0]
     code = main(["run", "--family", fam, "--backend", be, "--grid", "tiny", "--device", "cpu", "--skip", "validate",
-                 "--no-progress", "--out", str(tmp_path)])
+                 "--skip", "spiketimes", "--no-progress", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0, out
     (run,) = (tmp_path / next(p.name for p in tmp_path.iterdir() if p.name != "latest")).iterdir()
@@ -332,7 +333,7 @@ def test_run_tiny_one_family_one_backend(tmp_path, monkeypatch, capsys):
     assert not list(run.glob("validate-*"))
     summary = out[out.index("evbench run: summary"):]
     assert re.search(r"validate\s+skipped", summary) and re.search(r"bench\s+ok", summary)
-    assert re.search(r"spiketimes\s+not available", summary) and re.search(r"report\s+ok", summary)
+    assert re.search(r"spiketimes\s+skipped", summary) and re.search(r"report\s+ok", summary)
     assert str(run / "report.html") in summary
 
 
@@ -340,16 +341,16 @@ def test_conformance_from_the_validate_table_alone(tmp_path):
     write_validation(tmp_path, fail=(FAMS[0], BACKENDS[1]))
     (tmp_path / f"checks-quick-{STAMP1}.csv").unlink()
     res = report.load([tmp_path])
-    conf = report._conformance_frame(res)
+    conf = conformance.conformance_frame(res)
     assert set(conf.check) == {"equivalence", "semantics", "jit"}  # "-" cells do not apply
-    worst = conf.groupby(["family", "backend"])["status"].agg(report._worst)
+    worst = conf.groupby(["family", "backend"])["status"].agg(conformance.worst_status)
     assert worst[(FAMS[0], BACKENDS[1])] == "FAIL" and (worst.drop((FAMS[0], BACKENDS[1])) == "pass").all()
 
 
 def test_every_crossing_is_found_and_a_recrossing_is_not_a_verdict():
     x, y = [0.001, 0.01, 0.1, 0.5], [2.0, 0.5, 2.0, 0.5]
-    assert len(report._crossings(x, y)) == 3
-    verdict = report._verdict(pd.DataFrame(dict(x=x, speedup=y)), report._crossings(x, y))
+    assert len(speedup.crossings(x, y)) == 3
+    verdict = speedup.verdict(pd.DataFrame(dict(x=x, speedup=y)), speedup.crossings(x, y))
     assert verdict.startswith("crosses 1 3 times")
-    assert report._verdict(pd.DataFrame(dict(x=x[:2], speedup=y[:2])), report._crossings(x[:2], y[:2])).startswith(
+    assert speedup.verdict(pd.DataFrame(dict(x=x[:2], speedup=y[:2])), speedup.crossings(x[:2], y[:2])).startswith(
         "faster below 0.00")

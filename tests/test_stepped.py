@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evbench.harness import spiketimes
+from evbench.harness import spikecompare, spiketimes
 from evbench.spiking import ei, stepped
 from evbench.spiking import sparseprop as sp
 from reference.spiking import Network, SpikingParams
@@ -38,7 +38,7 @@ def lif_single():
 
 
 def errors(exact, run):
-    m = spiketimes.match_spikes(exact, run, 60.0)
+    m = spikecompare.match_spikes(exact, run, 60.0)
     assert math.isnan(m["first_divergence_ms"]) and m["n_matched"] == len(exact), m
     return m["mean_abs_error_ms"]
 
@@ -55,43 +55,43 @@ def test_uncoupled_lif_orders(lif_single):
 
 
 def test_qif_network_first_order():
-    net, _ = spiketimes._network("qif", 30, 5)
-    params = spiketimes._params("qif", 5)
+    net, _ = spikecompare.network("qif", 30, 5)
+    params = spikecompare.network_params("qif", 5)
     v0 = sp.initial_state(params, 30, 3)
     exact = sp.simulate(net, params, v0, t_end=30.0)
     dts = [0.1, 0.05, 0.025]
     err = []
     for dt in dts:
-        m = spiketimes.match_spikes(exact, stepped.simulate(net, params, v0, dt=dt, t_end=30.0), 30.0)
+        m = spikecompare.match_spikes(exact, stepped.simulate(net, params, v0, dt=dt, t_end=30.0), 30.0)
         assert math.isnan(m["first_divergence_ms"]), m
         err.append(m["mean_abs_error_ms"])
     assert 0.7 <= slope(dts, err) <= 1.4, err
 
 
 def test_inhibitory_lif_network_exact_with_weighted_pulses():
-    net, _ = spiketimes._network("lif", 60, 6)
-    params = spiketimes._params("lif", 6)
+    net, _ = spikecompare.network("lif", 60, 6)
+    params = spikecompare.network_params("lif", 6)
     v0 = sp.initial_state(params, 60, 3)
     exact = sp.simulate(net, params, v0, t_end=40.0)
     run = stepped.simulate(net, params, v0, dt=0.005, t_end=40.0, interpolate="exact")
-    m = spiketimes.match_spikes(exact, run, 40.0)
+    m = spikecompare.match_spikes(exact, run, 40.0)
     assert math.isnan(m["first_divergence_ms"]) and m["n_matched"] == len(exact) > 100, m
     assert m["max_abs_error_ms"] <= 1e-9, m
     coarse = stepped.simulate(net, params, v0, dt=0.005, t_end=40.0, interpolate="none")
-    assert spiketimes.match_spikes(exact, coarse, 40.0)["mean_abs_error_ms"] > 1e-4  # the grid is not exact
+    assert spikecompare.match_spikes(exact, coarse, 40.0)["mean_abs_error_ms"] > 1e-4  # the grid is not exact
 
 
 @pytest.mark.parametrize("model", ["lif", "qif"])
 def test_event_operator_raster_equals_dense(model):
-    net, _ = spiketimes._network(model, 30, 6, chaotic=True)
-    params = spiketimes._params(model, 6)
+    net, _ = spikecompare.network(model, 30, 6, chaotic=True)
+    params = spikecompare.network_params(model, 6)
     v0 = sp.initial_state(params, 30, 5)
     kw = dict(dt=0.1, t_end=15.0, record=True)
     dense = stepped.simulate(net, params, v0, backend="dense", **kw)
     assert len(dense) > 15
     for backend in ["native"] + (["brainevent"] if _has("brainevent") else []):
         run = stepped.simulate(net, params, v0, backend=backend, **kw)
-        out = spiketimes.divergence_cause(run, dense, params, "float64")
+        out = spikecompare.divergence_cause(run, dense, params, "float64")
         assert out["identical"], (backend, out)
         assert out["max_input_difference_ulps"] <= 64, (backend, out)  # only the order of summation differs
 
@@ -104,8 +104,8 @@ def _has(module):
 
 def test_divergence_is_found_and_explained():
     """A raster made to differ at one step is reported there, with a cause."""
-    net, _ = spiketimes._network("lif", 20, 4)
-    params = spiketimes._params("lif", 4)
+    net, _ = spikecompare.network("lif", 20, 4)
+    params = spikecompare.network_params("lif", 4)
     v0 = sp.initial_state(params, 20, 5)
     a = stepped.simulate(net, params, v0, dt=0.1, t_end=10.0, record=True)
     j = int(a.neurons[3])
@@ -113,7 +113,7 @@ def test_divergence_is_found_and_explained():
     b = stepped.SteppedTrain(a.times[np.arange(len(a)) != 3], a.neurons[np.arange(len(a)) != 3],
                              a.steps[np.arange(len(a)) != 3], a.n_neurons, a.dt, a.n_steps, "x", "", "none",
                              a.v_final, a.v_check, a.inputs * (1 + 1e-6))
-    out = spiketimes.divergence_cause(a, b, params, "float64")
+    out = spikecompare.divergence_cause(a, b, params, "float64")
     assert not out["identical"] and out["first_divergent_step"] == s and out["first_divergent_neuron"] == j
     assert out["cause"].startswith("inputs differ beyond rounding"), out
 
@@ -138,7 +138,7 @@ def test_delay_in_steps_and_refractoriness():
     net = Network(2, np.array([0, 1]), np.array([1, 0]), np.array([-0.3, -0.2]))
     exact = sp.simulate(net, params, np.array([0.5, 0.0]), t_end=30.0)
     run = stepped.simulate(net, params, np.array([0.5, 0.0]), dt=0.01, t_end=30.0, interpolate="exact")
-    m = spiketimes.match_spikes(exact, run, 30.0)
+    m = spikecompare.match_spikes(exact, run, 30.0)
     assert np.sum(exact.neurons == 1) > 10 and m["n_matched"] == len(exact), m
     assert m["max_abs_error_ms"] <= 1e-9, m
     free = sp.simulate(Network(2, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)), params,
@@ -190,15 +190,15 @@ def test_ei_network_runs_and_counts():
 
 
 def test_compare_exact_reports_first_mismatch():
-    params = spiketimes._params("lif", 4)
-    net, _ = spiketimes._network("lif", 20, 4)
+    params = spikecompare.network_params("lif", 4)
+    net, _ = spikecompare.network("lif", 20, 4)
     v0 = sp.initial_state(params, 20, 3)
     a = sp.simulate(net, params, v0, n_spikes=50)
-    assert spiketimes.compare_exact(a, a, params.tau_m)["status"] == "pass"
+    assert spikecompare.compare_exact(a, a, params.tau_m)["status"] == "pass"
     neurons = a.neurons.copy()
     neurons[[10, 11]] = neurons[[11, 10]] if neurons[10] != neurons[11] else (neurons[10] + 1) % 20
     b = type(a)(a.times, neurons, a.n_neurons, a.t_stop, a.stop)
-    out = spiketimes.compare_exact(a, b, params.tau_m)
+    out = spikecompare.compare_exact(a, b, params.tau_m)
     assert out["status"] == "FAIL" and out["first_mismatch"] == 10 and not out["identical_indices"]
 
 
@@ -238,7 +238,7 @@ def test_command_writes_tables(tmp_path, capsys):
 
 def test_operator_and_ei_rows_have_their_columns():
     pr = spiketimes.PROFILES["tiny"]
-    ops = pd.DataFrame(spiketimes.operator_rows(pr, lambda text: None, backend_names=("native",)))
+    ops = pd.DataFrame(spikecompare.operator_rows(pr, lambda text: None, backend_names=("native",)))
     assert len(ops) == 2 and ops.identical.all()
     assert set(REQUIRED["operators"]) <= set(ops.columns)
     row = ei.case_row("coba", 0.05, "dense", sim_ms=10.0)

@@ -282,13 +282,12 @@ def main(argv=None) -> int:
         return render(Path(args.render))
 
     from evbench.harness import bench
-    from evbench.harness.results import write_atomic, write_json
-    from evbench.cli import _stamp, machine_label
+    from evbench.harness.results import machine_label, stamp, write_atomic, write_json
 
     bench.configure_process()
     t0 = time.perf_counter()
     bw = bench.read_bandwidth()
-    meta = dict(bench.versions(), machine_read_gb_s=bw, machine=machine_label(), date=_stamp(),
+    meta = dict(bench.versions(), machine_read_gb_s=bw, machine=machine_label(), date=stamp(),
                 command="flock /tmp/evbench-bench.lock env PYTHONPATH=. python tools/native_perf.py"
                 + (" --quick" if args.quick else "") + (f" --recheck {args.recheck}" if args.recheck else "")
                 + (" --corder" if args.corder else ""))
@@ -297,16 +296,11 @@ def main(argv=None) -> int:
     for label, grid, fams, bes, prods in todo:
         print(f"{label}: n={grid.n} conn_prob={grid.conn_prob} active={grid.active} {fams} {bes} {prods}",
               flush=True)
-        saved = bench.BENCH_PREFER.get("brainevent")
-        if "corder=True" in label:
-            bench.BENCH_PREFER["brainevent"] = lambda o: o.get("events", "binary") == "binary" and o.get("corder", True)
-        try:
-            for rec in bench.run(grid, families=fams, backends=bes, products=prods, progress=False,
-                                 machine_gb_s=bw):
-                rec["job"] = label
-                records.append(rec)
-        finally:
-            bench.BENCH_PREFER["brainevent"] = saved
+        variants = {"brainevent": {"events": "binary", "corder": True}} if "corder=True" in label else None
+        for rec in bench.run(grid, families=fams, backends=bes, products=prods, progress=False, machine_gb_s=bw,
+                             variants=variants):
+            rec["job"] = label
+            records.append(rec)
     frame = bench.tidy(records, meta)
     frame.insert(0, "job", [r["job"] for r in records for _ in (r["times"] or [None])])
     meta["seconds"] = time.perf_counter() - t0
