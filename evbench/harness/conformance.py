@@ -316,10 +316,10 @@ def _family_rows(fam, groups, probes, opts, sel, avail, live, prof, alpha, bar) 
     return rows
 
 
-def die_with_parent() -> None:
-    """End this (worker) process when its parent ends, even by SIGKILL: the kernel's parent-death
-    signal where Linux offers it, and a thread that watches the parent's pid everywhere."""
-    parent = os.getppid()
+def die_with_parent(parent: int) -> None:
+    """End this (worker) process when its parent (pid ``parent``) ends, even by SIGKILL: the
+    kernel's parent-death signal where Linux offers it, and a thread that watches the parent's
+    pid everywhere; at once if the parent ended while this process was starting."""
     try:
         import ctypes
 
@@ -340,8 +340,8 @@ def die_with_parent() -> None:
     threading.Thread(target=watch, name="evbench-parent-watch", daemon=True).start()
 
 
-def _worker_init(x64: bool):
-    die_with_parent()
+def _worker_init(x64: bool, parent: int):
+    die_with_parent(parent)
     import jax
 
     jax.config.update("jax_enable_x64", x64)
@@ -401,7 +401,8 @@ def conformance(family_names=None, profile="quick", backend_names=None,
         work = {q[0].name: q[4] for q in plan}
         names = [b.name for b in sel]
         with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_worker_init, initargs=(bool(jax.config.jax_enable_x64),)) as pool:
+                                 initializer=_worker_init,
+                                 initargs=(bool(jax.config.jax_enable_x64), os.getpid())) as pool:
             futures = {pool.submit(_worker, task, prof, names, alpha): task for task in tasks}
             for fut in as_completed(futures):
                 rows += fut.result()

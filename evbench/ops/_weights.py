@@ -7,6 +7,9 @@ import numpy as np
 
 from .._checks import check_dtype, check_finite_array, dtype_of
 
+#: the most synapses (and the largest index) a stored structure can hold: indices are int32
+INT32_MAX = int(np.iinfo(np.int32).max)
+
 
 def as_weights(name: str, weights, *, shape: tuple[int, ...] | None, dtype=None):
     """Weights as a JAX array: a scalar (homogeneous) or an array of exactly ``shape``.
@@ -42,11 +45,14 @@ def as_index(name: str, value, *, ndim: int, upper: int):
     arr = np.asarray(value)
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
+    if arr.size > INT32_MAX:
+        raise ValueError(f"{name} has {arr.size} entries; evbench indexes synapses with int32, so a structure "
+                         f"holds at most 2**31 - 1 = {INT32_MAX} of them")
     if arr.size:
         lo, hi = int(arr.min()), int(arr.max())
         if lo < 0 or hi >= upper:
             bad = lo if lo < 0 else hi
             raise ValueError(f"{name} entries must be in [0, {upper}), got {bad}")
-    if upper > np.iinfo(np.int32).max:
+    if upper > INT32_MAX:
         raise ValueError(f"{name}: sizes above 2**31 - 1 are not supported, got {upper}")
     return jnp.asarray(arr.astype(np.int32))

@@ -220,12 +220,16 @@ class Connectivity(abc.ABC):
     def vecmat(self, events):
         """``events @ M``: events ``(n_rows,)`` -> ``(n_cols,)``, or ``(b, n_rows)`` -> ``(b, n_cols)``."""
         S = _as_events(events, self.dtype, self.n_rows, "events @ M", batch_axis=0)
+        if S.ndim == 2 and S.shape[0] == 0:  # an empty batch: nothing to multiply
+            return jnp.zeros((0, self.n_cols), self.dtype)
         out = _vecmat_p(self, S if S.ndim == 2 else S[None, :])
         return out if S.ndim == 2 else out[0]
 
     def matvec(self, events):
         """``M @ events``: events ``(n_cols,)`` -> ``(n_rows,)``, or ``(n_cols, b)`` -> ``(n_rows, b)``."""
         S = _as_events(events, self.dtype, self.n_cols, "M @ events", batch_axis=1)
+        if S.ndim == 2 and S.shape[1] == 0:  # an empty batch: nothing to multiply
+            return jnp.zeros((self.n_rows, 0), self.dtype)
         out = _matvec_p(self, S if S.ndim == 2 else S[:, None])
         return out if S.ndim == 2 else out[:, 0]
 

@@ -1,0 +1,267 @@
+"""Results that are never lost or silently wrong: lossless files that can prove they are whole,
+runs that never collide, ``latest`` on complete runs only, bad output locations refused before
+any work, worker processes that die with their parent, empty batches, int32 limits and one CLI
+convention. (The path cases of validation are tested in ``tests/test_paths.py``.)"""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import evbench
+from evbench.catalogue import PRODUCTS, families
+from evbench.cli import main
+from evbench.harness import results
+from evbench.harness.report import build as build_report
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_FLOATS = [1.37e-15, 4.70e-15, 0.1, 1 / 3, -2.5e-300, 1e300, 5e-324, math.nan, math.inf, -math.inf, 0.0]
+
+
+def _env():
+    return dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
+
+
+# -- lossless, and whole -------------------------------------------------------------------------
+
+
+def test_floats_round_trip_exactly_in_csv_and_json(tmp_path):
+    frame = pd.DataFrame({"x": TINY_FLOATS, "name": [f"r{i}" for i in range(len(TINY_FLOATS))]})
+    with results.Transaction() as tx:
+        csv, js = tx.table(results.TABLES.get("spiketimes-exact"), frame, tmp_path, "t", results.stamp())
+    for path in (csv, js):
+        back = results.parse_table(path)["x"].to_numpy()
+        want = np.asarray(TINY_FLOATS)
+        assert np.array_equal(back, want, equal_nan=True), path.suffix  # bit for bit, NaN and inf too
+    assert json.loads(js.read_text())[0]["x"] == 1.37e-15  # pandas' own writer gives 0.0 here
+
+
+def _written_table(tmp_path):
+    """A validate table of 40 rows written by the results layer, with its metadata."""
+    frame = pd.DataFrame({"family": ["csr"] * 40, "product": [f"p{i}" for i in range(40)], "backend": "native",
+                          "option": "", "status": ["FAIL"] * 10 + ["pass"] * 30, "max_error": np.linspace(0, 1e-15, 40)})
+    frame["equivalence"] = [s if s == "FAIL" else "pass 0.3" for s in frame.status]
+    st = results.stamp()
+    with results.Transaction() as tx:
+        csv, js = tx.table(results.TABLES.get("validate"), frame, tmp_path, "quick", st)
+        tx.meta(tmp_path / f"validate-quick-{st}.meta.json", results.metadata())
+    return frame, csv, js
+
+
+def test_a_cut_table_is_refused_by_name_and_its_twin_read(tmp_path, capsys):
+    frame, csv, js = _written_table(tmp_path)
+    lines = csv.read_text().splitlines(keepends=True)
+    csv.write_text("".join(lines[:25]))  # cut at a row boundary: still parses
+    with pytest.raises(results.DamagedTable, match=csv.name):
+        results.read_table(csv)
+    rep = build_report([tmp_path])
+    err = capsys.readouterr().err
+    assert csv.name in err and "refused" in err and f"read {js.name} instead" in err
+    assert [f for f, _ in rep.refused] == [str(csv)]
+    conf = next(s for s in rep.sections if s.key == "conformance")
+    failing = [t for name, t in conf.tables if "failing" in name]
+    assert failing and len(failing[0]) == 10  # every failing row, from the intact JSON twin
+
+
+def test_an_unreadable_csv_leaves_its_json_twin_in_use(tmp_path, capsys):
+    _, csv, js = _written_table(tmp_path)
+    csv.write_bytes(b"\x00\xff garbage")
+    rep = build_report([tmp_path])
+    assert str(csv) in [f for f, _ in rep.refused]
+    assert f"read {js.name} instead" in capsys.readouterr().err
+
+
+def test_a_table_without_a_required_column_is_refused(tmp_path, capsys):
+    frame, csv, js = _written_table(tmp_path)
+    for path in (csv, js):
+        path.unlink()
+    frame.drop(columns=["status"]).to_csv(tmp_path / "validate-quick-20260101T000000Z.csv", index=False)
+    with pytest.raises(results.DamagedTable, match="lacks the column status"):
+        results.read_table(tmp_path / "validate-quick-20260101T000000Z.csv")
+
+
+def test_the_report_cli_exits_non_zero_when_it_refuses_a_file(tmp_path):
+    _, csv, js = _written_table(tmp_path)
+    csv.write_text(csv.read_text()[:200])
+    assert main(["report", str(tmp_path)]) == 1
+
+
+# -- no collisions, latest on complete runs, nothing partial ---------------------------------------
+
+
+def test_two_commands_writing_to_one_root_never_collide(tmp_path):
+    cmd = [sys.executable, "-m", "evbench", "validate", "--family", "dense", "--backend", "native", "--jobs", "1",
+           "--no-progress", "--out", str(tmp_path)]
+    procs = [subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
+    outs = [p.communicate(timeout=600)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    (machine,) = tmp_path.iterdir()
+    metas = sorted(machine.glob("validate-*.meta.json"))
+    assert len(metas) == 2 and len(list(machine.glob("validate-*.csv"))) == 2
+    for meta in metas:  # each run's files are whole and are its own
+        files = json.loads(meta.read_text())["files"]
+        assert len(files) == 4
+        for name in files:
+            results.read_table(machine / name)
+
+
+def test_latest_moves_only_to_a_complete_run(tmp_path, capsys):
+    root = tmp_path / "res"
+    done = results.run_folder(root)
+    results.point_latest(root, done)
+    code = main(["run", "--skip", "validate", "--skip", "bench", "--skip", "spiketimes", "--no-progress",
+                 "--out", str(root)])
+    assert code == 1  # the report of nothing is an error ...
+    assert (root / "latest").resolve() == done.resolve()  # ... and latest stays on the complete run
+    assert [p.name for p in (root / results.machine_label()).iterdir()] == [done.name]  # no empty folder left
+    assert "not moved" in capsys.readouterr().err
+
+
+def test_a_full_disk_leaves_nothing_that_looks_like_results(tmp_path, monkeypatch):
+    import errno
+
+    root = tmp_path / "res"
+    done = results.run_folder(root)
+    results.point_latest(root, done)
+    real = results.Transaction.write
+    calls = []
+
+    def write(self, path, data):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(self, path, data)
+
+    monkeypatch.setattr(results.Transaction, "write", write)
+    code = main(["run", "--family", "dense", "--backend", "native", "--skip", "bench", "--skip", "spiketimes",
+                 "--no-progress", "--jobs", "1", "--out", str(root)])
+    assert code == 1
+    assert (root / "latest").resolve() == done.resolve()
+    left = [p for p in (root / results.machine_label()).rglob("*") if p.is_file()]
+    assert left == []  # no table without its twin or metadata, no temporary file, no report
+
+
+# -- output locations refused before the work ------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [
+    ["validate", "--family", "dense", "--backend", "native"],
+    ["bench", "--grid", "tiny", "--family", "csr", "--backend", "native"],
+    ["spiketimes", "--profile", "tiny"],
+])
+@pytest.mark.parametrize("where", ["a file", "under a file", "unwritable"])
+def test_a_bad_output_location_is_refused_at_once(command, where, tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    out = {"a file": afile, "under a file": afile / "sub", "unwritable": Path("/proc/evbench-results")}[where]
+    t0 = time.perf_counter()
+    assert main([*command, "--no-progress", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"evbench {command[0]}: error: results location") and str(out) in err
+    assert "Traceback" not in err and time.perf_counter() - t0 < 10  # before any work
+
+
+def test_run_refuses_a_bad_root_at_once(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["run", "--out", str(afile), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "error: results location" in err and "is a file" in err and "Traceback" not in err
+
+
+# -- worker processes die with their parent ------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc (Linux)")
+def test_validation_workers_die_with_a_killed_run(tmp_path):
+    cmd = [sys.executable, "-m", "evbench", "validate", "--family", "csr", "--family", "dense", "--backend", "native",
+           "--jobs", "2", "--no-progress", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        workers, deadline = [], time.time() + 120
+        while time.time() < deadline and len(workers) < 2:  # the spawn workers (and a resource tracker)
+            time.sleep(0.5)
+            workers = [c for c in _children(proc.pid)]
+        assert len(workers) >= 2, "the workers never started"
+        time.sleep(3)  # let them start working (a worker still importing dies as soon as it can run)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.time() + 60
+        while time.time() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.2)
+        assert not [w for w in workers if _alive(w)], "worker processes outlived their killed parent"
+    finally:
+        for w in _children(proc.pid):
+            os.kill(w, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+
+
+# -- empty batches, int32 limits ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["auto", "portable"])
+@pytest.mark.parametrize("family", [f.name for f in families()])
+def test_empty_batches_give_empty_results(family, mode):
+    import jax
+
+    M = evbench.get_family(family).build(3, 2, conn_prob=0.5, seed=1, dtype="float32")
+    with evbench.use_kernels(mode):
+        for product in PRODUCTS:
+            if not product.batched:
+                continue
+            events = np.zeros(product.event_shape(M.shape, batch=0), bool)
+            want = product.reference(np.asarray(M.to_dense(), np.float64), events.astype(np.float64))
+            out = np.asarray(product.run(M, events))
+            assert out.shape == want.shape == ((0, product.n_outputs(M.shape)) if product.events_left
+                                               else (product.n_outputs(M.shape), 0))
+            assert np.asarray(jax.jit(product.run)(M, events)).shape == out.shape
+
+
+def test_more_synapses_than_int32_indexes_are_refused_at_construction():
+    big = np.lib.stride_tricks.as_strided(np.zeros(1, np.int32), shape=(2**31,), strides=(0,))  # no memory
+    with pytest.raises(ValueError, match=r"indices has 2147483648 entries.*2\*\*31 - 1"):
+        evbench.CSR(np.array([0, 2**31]), big, 1.0, (1, 4))
+    with pytest.raises(ValueError, match=r"row has 2147483648 entries"):
+        evbench.COO(big, big, 1.0, (4, 4))
+
+
+# -- one CLI convention --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+@pytest.mark.parametrize("jobs", ["0", "-3", "two"])
+def test_jobs_is_checked_alike_everywhere(command, jobs, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--jobs", jobs])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and f"argument --jobs: must be a whole number >= 1, got '{jobs}'" in err
+
+
+@pytest.mark.parametrize("command", ["validate", "bench", "run"])
+def test_an_unknown_name_is_an_error_on_stderr(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--family", "nope"])
+    captured = capsys.readouterr()
+    assert exc.value.code == 2 and "error:" in captured.err and "invalid choice: 'nope'" in captured.err
+    assert captured.out == ""
