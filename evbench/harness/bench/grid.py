@@ -45,6 +45,9 @@ class Grid:
     #: "new": every call gets the next of ``ROTATE`` event sets (a simulation's workload, the
     #: default); "repeat": the same events at every call (cache-warm; labelled as such)
     workload: str = "new"
+    #: the largest n at which backends that multiply a materialised dense matrix run (O(n²)
+    #: memory and work); None: wherever the memory model says it fits
+    dense_max_n: int | None = None
     #: timed repeats per case: at least ``min_repeats``, at most ``max_repeats``, stopping
     #: after ``max_time`` seconds; each repeat averages enough calls to last ``min_sample``
     min_repeats: int = 3
@@ -91,6 +94,11 @@ for _g in (
     Grid("run", n=(1_000, 3_000), n_large=(), active=(0.001, 0.01, 0.1, 0.5), conn_num=(100,), batch=(16,),
          dtype=("float32",), min_repeats=5, max_repeats=7, max_time=0.02, min_sample=1e-3, timeout=300,
          sweep_timeout=3600),
+    # the device check of an accelerator (tools/gpu_check.sh): n = 10⁴ and 10⁵, the dense
+    # baselines at 10⁴ only, short repeats (minutes on one GPU)
+    Grid("gpu", n=(10_000, 100_000), n_large=(), active=(0.001, 0.01, 0.05), conn_num=(100,), batch=(64,),
+         dtype=("float32",), dense_max_n=10_000, min_repeats=3, max_repeats=5, max_time=0.02,
+         min_sample=1e-3, timeout=300, sweep_timeout=3600),
     # everything the design asks for: hours
     Grid("full", n=(1_000, 10_000, 100_000), n_large=(1_000_000,),
          active=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 0.5), conn_num=(10, 100, 1000), batch=(8, 64),

@@ -106,10 +106,12 @@ def configure_process(cache_dir: str | os.PathLike | None = None) -> None:
 
 
 
-def prepare(case: BenchCase, *, reuse: Reuse | None = None, seed: int = 0) -> Prepared:
+def prepare(case: BenchCase, *, reuse: Reuse | None = None, seed: int = 0,
+            dense_max_n: int | None = None) -> Prepared:
     """Build (or reuse) the structure, place it on the case's device, let the backend prepare
     the product, and draw the events (``ROTATE`` sets for the ``new`` workload). Raises
-    :class:`Skipped` for a case that cannot run here (checked before anything is built)."""
+    :class:`Skipped` for a case that cannot run here (checked before anything is built; a dense
+    baseline beyond ``dense_max_n`` is ``too_large``)."""
     import jax
 
     from ...catalogue import get_family, get_product
@@ -121,6 +123,9 @@ def prepare(case: BenchCase, *, reuse: Reuse | None = None, seed: int = 0) -> Pr
     ok, why = be.available()
     if not ok:
         raise Skipped("unavailable", why)
+    if be.materialises and dense_max_n is not None and case.n > dense_max_n:
+        raise Skipped("too_large", f"{case.backend} multiplies a dense n × n matrix: this grid runs it up to "
+                                   f"n = {dense_max_n}")
     check_memory(case, dev)
     reuse = reuse or Reuse()
     with jax.default_device(dev):

@@ -36,7 +36,7 @@ def run(g: Grid, *, families=None, backends=None, products=None, devices=None, p
     for case in bar:
         bar.set_postfix_str(f"{case.family} {case.backend} {case.product}", refresh=False)
         try:
-            prep = prepare(case, reuse=reuse, seed=g.seed)
+            prep = prepare(case, reuse=reuse, seed=g.seed, dense_max_n=g.dense_max_n)
             group = (case.structure_key, case.backend, case.product, case.batch, case.device)
             rec = measure_case(prep, g, machine_gb_s=machine_gb_s, compiled=compiled,
                                first_call=group not in first_calls)
