@@ -1,0 +1,116 @@
+"""Building blocks of the GPU formulations: bucketed static capacities and deterministic sums.
+
+*Capacities.* The active inputs are found with a static capacity chosen at run time from a few
+buckets (``lax.switch`` on the active count): bucket ``C`` compacts the active inputs into ``C``
+slots and does work proportional to ``C``, so the cost follows the activity without a loop
+whose trip count depends on it. Capacities are ``0`` (nothing active: zeros, no work),
+``MIN_CAPACITY · GROWTH^k`` and finally the whole axis (or a ``full`` product where a
+formulation has one).
+
+*Deterministic sums.* XLA's scatter-add on a GPU adds colliding contributions with float atomics,
+in an order that changes from call to call. Here a sum over colliding keys is a stable sort of
+the contributions by key, a segmented scan in a fixed order (``lax.associative_scan`` over
+(key, value) pairs: each output adds its own terms only, never a difference of prefix sums)
+and a scatter of each segment's total to its own output (unique indices: a set, not an add).
+Reductions along an axis and matmuls of a fixed program are deterministic already.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+#: smallest non-zero capacity (active inputs) of a bucket
+MIN_CAPACITY = 32
+#: ratio between consecutive capacities: a bucket does at most GROWTH times the work needed
+GROWTH = 4
+#: matmul precision of the dense formulations: full float32 (never TF32), float64 as it is
+HIGHEST = lax.Precision.HIGHEST
+_INT32_MAX = 2**31 - 1
+
+
+def capacities(n: int, limit: int | None = None) -> tuple[int, ...]:
+    """Bucket capacities for ``n`` inputs: ``0``, ``MIN_CAPACITY · GROWTH^k`` below ``limit``
+    (default ``n``), then ``n`` (the last bucket holds every input)."""
+    limit = n if limit is None else min(limit, n)
+    caps = [0]
+    c = MIN_CAPACITY
+    while c < limit:
+        caps.append(c)
+        c *= GROWTH
+    caps.append(n)
+    return tuple(caps)
+
+
+def ranks(mask):
+    """Per row of ``mask (b, n)``: the rank of each True entry among the row's True entries
+    (int32, meaningful where True) and the row's count."""
+    rank = jnp.cumsum(mask, axis=1, dtype=jnp.int32) - 1
+    return rank, rank[:, -1] + 1
+
+
+def compact(mask, rank, capacity: int):
+    """The indices of the True entries of each row of ``mask (b, n)``, in increasing order,
+    in ``capacity`` slots: ``(idx (b, C) int32, ok (b, C) bool)``, padding slots hold 0.
+    Each row must have at most ``capacity`` True entries. A scatter of unique positions."""
+    b, n = mask.shape
+    if capacity == n:  # every input has its own slot: nothing to move
+        return jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32), (b, n)), mask
+    slot = jnp.where(mask, rank, capacity)  # out of bounds: dropped
+    src = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32), (b, n))
+    idx = jnp.zeros((b, capacity), jnp.int32).at[jnp.arange(b)[:, None], slot].set(src, mode="drop")
+    count = rank[:, -1:] + 1
+    return idx, jnp.arange(capacity, dtype=jnp.int32)[None, :] < count
+
+
+def by_count(count, caps: tuple[int, ...], make_branch, *operands):
+    """``make_branch(C)(*operands)`` for the smallest capacity ``C`` in ``caps`` holding
+    ``count`` (a traced int32 scalar), chosen at run time by ``lax.switch``."""
+    if len(caps) == 1:
+        return make_branch(caps[0])(*operands)
+    index = jnp.sum(count > jnp.asarray(caps[:-1], jnp.int32), dtype=jnp.int32)
+    return lax.switch(index, [make_branch(c) for c in caps], *operands)
+
+
+def segment_sum(keys, vals, n_out: int, *, keys_sorted: bool = False):
+    """``out[j] = sum(vals[i] for keys[i] == j)`` for ``keys (N,)`` int32 in ``[0, n_out]``
+    (``n_out`` marks a term to drop) and ``vals (N,)`` or ``(N, m)``, deterministically
+    (see the module docstring); ``keys_sorted`` skips the sort."""
+    N = keys.shape[0]
+    out_shape = (n_out,) + vals.shape[1:]
+    if N == 0:
+        return jnp.zeros(out_shape, vals.dtype)
+    keys = keys.astype(jnp.int32)
+    if not keys_sorted:
+        if vals.ndim == 1:
+            keys, vals = lax.sort((keys, vals), num_keys=1, is_stable=True)
+        else:  # sort the keys once, move the rows of values with them
+            keys, perm = lax.sort((keys, jnp.arange(N, dtype=jnp.int32)), num_keys=1, is_stable=True)
+            vals = vals[perm]
+    kshape = (N,) + (1,) * (vals.ndim - 1)
+
+    def combine(a, b):
+        ka, va = a
+        kb, vb = b
+        return kb, jnp.where(ka == kb, va + vb, vb)
+
+    _, total = lax.associative_scan(combine, (keys.reshape(kshape), vals), axis=0)
+    last = jnp.concatenate([keys[1:] != keys[:-1], jnp.ones((1,), bool)])
+    target = jnp.where(last, keys, n_out)  # n_out: out of bounds, dropped
+    return jnp.zeros(out_shape, vals.dtype).at[target].set(total, mode="drop")
+
+
+def segment_sum_per_row(keys, vals, n_out: int):
+    """``segment_sum`` of each row of ``keys, vals (b, N)`` into ``(b, n_out)``: one sort of
+    all rows at once (key ``row · n_out + key``) where that key fits int32."""
+    b, N = keys.shape
+    if b * n_out >= _INT32_MAX:
+        return jax.vmap(lambda k, v: segment_sum(k, v, n_out))(keys, vals)
+    row = jnp.arange(b, dtype=jnp.int32)[:, None] * n_out
+    flat = jnp.where(keys < n_out, keys + row, b * n_out).reshape(-1)
+    return segment_sum(flat, vals.reshape(-1), b * n_out).reshape(b, n_out)
+
+
+def matmul(a, b):
+    """``a @ b`` at full precision (``precision=HIGHEST``: no TF32 on the GPU)."""
+    return jnp.matmul(a, b, precision=HIGHEST)
