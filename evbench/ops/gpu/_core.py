@@ -9,9 +9,10 @@ formulation has one).
 
 *Deterministic sums.* XLA's scatter-add on a GPU adds colliding contributions with float atomics,
 in an order that changes from call to call. Here a sum over colliding keys is a stable sort of
-the contributions by key, a segmented scan in a fixed order (``lax.associative_scan`` over
-(key, value) pairs: each output adds its own terms only, never a difference of prefix sums)
-and a scatter of each segment's total to its own output (unique indices: a set, not an add).
+the contributions by key, a segmented reduction in a fixed order (a fixed tree of windowed
+sums over the sorted keys, :func:`segmented_totals`: each output adds its own terms only,
+never a difference of prefix sums) and a scatter of each run's total to its own output
+(unique indices: a set, not an add).
 Reductions along an axis and matmuls of a fixed program are deterministic already.
 """
 from __future__ import annotations
@@ -21,25 +22,30 @@ import jax.numpy as jnp
 from jax import lax
 
 #: smallest non-zero capacity (active inputs) of a bucket
-MIN_CAPACITY = 32
+MIN_CAPACITY = 16
 #: ratio between consecutive capacities: a bucket does at most GROWTH times the work needed
 GROWTH = 4
+#: buckets below the full one: capacities n / GROWTH^k, k = 1 .. BUCKETS (a fixed number of
+#: branches, so the compile time does not grow with n)
+BUCKETS = 4
+#: contributions (samples x active inputs x slots) gathered at once: a bucket whose capacity
+#: needs more runs in pieces of this size, in a loop with a static trip count
+MAX_ELEMENTS = 1 << 24
+#: positions added per level of :func:`segmented_totals` (levels: ceil(log_WINDOW N))
+WINDOW = 8
 #: matmul precision of the dense formulations: full float32 (never TF32), float64 as it is
 HIGHEST = lax.Precision.HIGHEST
 _INT32_MAX = 2**31 - 1
 
 
 def capacities(n: int, limit: int | None = None) -> tuple[int, ...]:
-    """Bucket capacities for ``n`` inputs: ``0``, ``MIN_CAPACITY · GROWTH^k`` below ``limit``
-    (default ``n``), then ``n`` (the last bucket holds every input)."""
-    limit = n if limit is None else min(limit, n)
-    caps = [0]
-    c = MIN_CAPACITY
-    while c < limit:
-        caps.append(c)
-        c *= GROWTH
-    caps.append(n)
-    return tuple(caps)
+    """Bucket capacities for ``n`` inputs: ``0``, then ``ceil(n / GROWTH^k)`` for
+    ``k = BUCKETS .. 1``, those of at least ``MIN_CAPACITY`` (below it a bucket saves too
+    little to pay for its compilation) and at most ``limit`` (default ``n / GROWTH``), then
+    ``n`` (the last bucket holds every input)."""
+    limit = n // GROWTH if limit is None else min(limit, n // GROWTH)
+    caps = {max(MIN_CAPACITY, -(-n // GROWTH**k)) for k in range(1, BUCKETS + 1)}
+    return (0,) + tuple(sorted(c for c in caps if c <= limit)) + (n,)
 
 
 def ranks(mask):
@@ -72,6 +78,39 @@ def by_count(count, caps: tuple[int, ...], make_branch, *operands):
     return lax.switch(index, [make_branch(c) for c in caps], *operands)
 
 
+def event_rows(S, n_out: int, dtype, slots: int, piece):
+    """Drive ``S (b, n_in) @ M`` over the active inputs of each sample: compacted into a
+    bucketed capacity ``C``, then ``acc = piece(rows, ok, coef, acc)`` with ``rows, ok, coef``
+    ``(b, P)`` (input index, slot in use, event value in the weight dtype), ``acc (b, n_out)``
+    from zeros. ``slots`` is the work per active input: a capacity with more than
+    ``MAX_ELEMENTS`` samples x inputs x slots runs in ``ceil(C / P)`` pieces of ``P``."""
+    b, n_in = S.shape
+    rank, count = ranks(S != 0)
+
+    def branch(C):
+        def run(S, rank):
+            acc = jnp.zeros((b, n_out), dtype)
+            if C == 0 or slots == 0:
+                return acc
+            idx, ok = compact(S != 0, rank, C)
+            coef = jnp.take_along_axis(S, idx, axis=1).astype(dtype)
+            P = max(1, min(C, MAX_ELEMENTS // (b * slots)))
+            steps = -(-C // P)
+            if steps == 1:
+                return piece(idx, ok, coef, acc)
+            pad = ((0, 0), (0, steps * P - C))
+            idx, ok, coef = jnp.pad(idx, pad), jnp.pad(ok, pad), jnp.pad(coef, pad)
+
+            def step(s, acc):
+                cut = lambda x: lax.dynamic_slice_in_dim(x, s * P, P, axis=1)  # noqa: E731
+                return piece(cut(idx), cut(ok), cut(coef), acc)
+
+            return lax.fori_loop(0, steps, step, acc)
+        return run
+
+    return by_count(jnp.max(count), capacities(n_in), branch, S, rank)
+
+
 def segment_sum(keys, vals, n_out: int, *, keys_sorted: bool = False):
     """``out[j] = sum(vals[i] for keys[i] == j)`` for ``keys (N,)`` int32 in ``[0, n_out]``
     (``n_out`` marks a term to drop) and ``vals (N,)`` or ``(N, m)``, deterministically
@@ -87,17 +126,32 @@ def segment_sum(keys, vals, n_out: int, *, keys_sorted: bool = False):
         else:  # sort the keys once, move the rows of values with them
             keys, perm = lax.sort((keys, jnp.arange(N, dtype=jnp.int32)), num_keys=1, is_stable=True)
             vals = vals[perm]
-    kshape = (N,) + (1,) * (vals.ndim - 1)
-
-    def combine(a, b):
-        ka, va = a
-        kb, vb = b
-        return kb, jnp.where(ka == kb, va + vb, vb)
-
-    _, total = lax.associative_scan(combine, (keys.reshape(kshape), vals), axis=0)
+    total = segmented_totals(keys, vals)
     last = jnp.concatenate([keys[1:] != keys[:-1], jnp.ones((1,), bool)])
     target = jnp.where(last, keys, n_out)  # n_out: out of bounds, dropped
     return jnp.zeros(out_shape, vals.dtype).at[target].set(total, mode="drop")
+
+
+def segmented_totals(keys, vals):
+    """For sorted ``keys (N,)``: at the last position of each run of equal keys, the sum of
+    the run's ``vals`` (other positions hold partial sums of their run).
+
+    A fixed tree of ``ceil(log_W N)`` levels (``W = WINDOW``): level ``l`` adds, at each
+    position, the level ``l - 1`` sums ``W^(l-1)`` positions apart, ``W`` of them, where the key
+    is the same, so after it each position holds the sum of its run's terms among the last
+    ``W^l`` positions. Each level is one gather and a reduction along a fixed axis: no
+    position ever adds a term of another run, and the order is fixed by the shapes alone.
+    """
+    N = keys.shape[0]
+    here = jnp.arange(N, dtype=jnp.int32)[:, None]
+    expand = (slice(None), slice(None)) + (None,) * (vals.ndim - 1)
+    stride = 1
+    while stride < N:
+        src = here - stride * jnp.arange(WINDOW, dtype=jnp.int32)[None, :]  # (N, W)
+        same = (src >= 0) & (keys[jnp.maximum(src, 0)] == keys[:, None])
+        vals = jnp.sum(jnp.where(same[expand], vals[jnp.maximum(src, 0)], jnp.zeros((), vals.dtype)), axis=1)
+        stride *= WINDOW
+    return vals
 
 
 def segment_sum_per_row(keys, vals, n_out: int):

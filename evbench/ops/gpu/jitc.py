@@ -12,38 +12,35 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
-from ._core import by_count, capacities, compact, ranks, segment_sum_per_row
+from ._core import event_rows, segment_sum_per_row
 
 #: rows x slots x samples gathered per block of ``M @ events``
 BLOCK_ELEMENTS = 1 << 22
+#: a generated slot holds several arrays (hash draws, skips, columns, weights): it counts as
+#: this many contributions against ``MAX_ELEMENTS``
+SLOT_COST = 4
 
 
 def jitc_vecmat(conn, S):
-    """``S (b, n_rows) @ M``: each sample's active rows generated (``b × capacity`` rows at
-    once), each chunk's contributions summed per column by a sort and a segmented scan."""
-    b, m = S.shape
+    """``S (b, n_rows) @ M``: each sample's active rows generated (:func:`event_rows`: the
+    rows of every sample at once), each generated chunk's contributions summed per column by a
+    sort and a segmented reduction."""
+    b = S.shape[0]
     n, dtype = conn.n_cols, conn.dtype
     params = conn._param_values()
-    rank, count = ranks(S != 0)
 
-    def branch(C):
-        def run(S, rank):
-            out = jnp.zeros((b, n), dtype)
-            if C == 0:
-                return out
-            idx, ok = compact(S != 0, rank, C)
-            coef = jnp.take_along_axis(S, idx, axis=1).astype(dtype).reshape(-1, 1)
+    def piece(rows, ok, coef, acc):
+        coef = coef.reshape(-1, 1)
 
-            def fn(out, pos, valid, basis):
-                w = conn._formula(params, basis, pos.shape)
-                contrib = jnp.where(valid, coef * w, jnp.zeros((), dtype))
-                keys = jnp.where(valid, pos, n)
-                return out + segment_sum_per_row(keys.reshape(b, -1), contrib.reshape(b, -1), n)
+        def fn(acc, pos, valid, basis):
+            w = conn._formula(params, basis, pos.shape)
+            contrib = jnp.where(valid, coef * w, jnp.zeros((), dtype))
+            keys = jnp.where(valid, pos, n)
+            return acc + segment_sum_per_row(keys.reshape(b, -1), contrib.reshape(b, -1), n)
 
-            return conn._visit(idx.reshape(-1), ok.reshape(-1), out, fn)
-        return run
+        return conn._visit(rows.reshape(-1), ok.reshape(-1), acc, fn)
 
-    return by_count(jnp.max(count), capacities(m), branch, S, rank)
+    return event_rows(S, n, dtype, conn.cap * SLOT_COST, piece)
 
 
 def jitc_matvec(conn, S):

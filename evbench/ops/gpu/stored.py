@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ._core import by_count, capacities, compact, matmul, ranks, segment_sum, segment_sum_per_row
+from ._core import by_count, capacities, compact, event_rows, matmul, ranks, segment_sum, segment_sum_per_row
 
 
 def _coef(S, dtype):
@@ -20,40 +20,31 @@ def _coef(S, dtype):
 
 # -- rows of a structure scattered to their columns -------------------------------------------
 
-def scatter_rows(S, row_fn, n_out: int, dtype):
+def scatter_rows(S, row_fn, n_out: int, dtype, slots: int):
     """``S (b, n_in) @ M`` for a structure whose rows are ``row_fn(rows) -> (pos, w, valid)``,
-    each ``(len(rows), K)`` (the ``_rows`` method of CSR and FixedNumPerPre): the active inputs
-    of each sample compacted, their synapses gathered, their contributions summed per column
-    by :func:`segment_sum_per_row`. Work: samples × capacity × K."""
-    b, n_in = S.shape
-    mask = S != 0
-    rank, count = ranks(mask)
+    each ``(len(rows), slots)`` (the ``_rows`` method of CSR and FixedNumPerPre): the active
+    inputs of each sample compacted (:func:`event_rows`), their synapses gathered, their
+    contributions summed per column by :func:`segment_sum_per_row`. Work: samples × capacity
+    × slots."""
+    b = S.shape[0]
 
-    def branch(C):
-        def run(S, rank):
-            if C == 0:
-                return jnp.zeros((b, n_out), dtype)
-            idx, ok = compact(S != 0, rank, C)
-            pos, w, valid = row_fn(idx.reshape(-1))
-            K = pos.shape[1]
-            if K == 0:
-                return jnp.zeros((b, n_out), dtype)
-            valid = valid & ok.reshape(-1, 1)
-            coef = _coef(jnp.take_along_axis(S, idx, axis=1), dtype).reshape(-1, 1)
-            contrib = jnp.where(valid, coef * w, jnp.zeros((), dtype))
-            keys = jnp.where(valid, pos, n_out)
-            return segment_sum_per_row(keys.reshape(b, C * K), contrib.reshape(b, C * K), n_out)
-        return run
+    def piece(rows, ok, coef, acc):
+        P = rows.shape[1]
+        pos, w, valid = row_fn(rows.reshape(-1))
+        valid = valid & ok.reshape(-1, 1)
+        contrib = jnp.where(valid, coef.reshape(-1, 1) * w, jnp.zeros((), dtype))
+        keys = jnp.where(valid, pos, n_out)
+        return acc + segment_sum_per_row(keys.reshape(b, P * slots), contrib.reshape(b, P * slots), n_out)
 
-    return by_count(jnp.max(count), capacities(n_in), branch, S, rank)
+    return event_rows(S, n_out, dtype, slots, piece)
 
 
 def csr_vecmat(conn, S):
-    return scatter_rows(S, conn._rows, conn.n_cols, conn.dtype)
+    return scatter_rows(S, conn._rows, conn.n_cols, conn.dtype, max(conn.max_row_nnz, 1))
 
 
 def fixed_vecmat(conn, S):
-    return scatter_rows(S, conn._rows, conn.n_cols, conn.dtype)
+    return scatter_rows(S, conn._rows, conn.n_cols, conn.dtype, conn.conn_num)
 
 
 # -- every row gathered from its inputs (not event-driven) ------------------------------------
