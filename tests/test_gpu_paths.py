@@ -76,7 +76,7 @@ def _events(product, shape, counts, seed, dtype="float32", values="signed"):
 
 # -- buckets and determinism ----------------------------------------------------------------------
 
-N_IN = 160  # capacities (0, 16, 40, 160)
+N_IN = 256  # capacities (0, 16, 64, 256)
 #: (family, product, also after a second compilation)
 BUCKET_CASES = [("dense", "vecmat", False), ("dense", "matvec_batch", True), ("csr", "vecmat", False),
                 ("csr", "vecmat_batch", True), ("fixed_per_pre", "vecmat", False), ("csc", "matvec", False),
@@ -85,12 +85,13 @@ BUCKET_CASES = [("dense", "vecmat", False), ("dense", "matvec_batch", True), ("c
 
 
 def test_capacities():
-    assert _core.capacities(N_IN) == (0, 16, 40, 160)
+    assert _core.capacities(N_IN) == (0, 16, 64, 256)
     assert _core.capacities(10_000) == (0, 40, 157, 625, 2500, 10_000)
     assert _core.capacities(10_000, limit=2500) == (0, 40, 157, 625, 2500, 10_000)
     assert _core.capacities(10_000, limit=1250) == (0, 40, 157, 625, 10_000)
     assert _core.capacities(64) == (0, 16, 64)
     assert _core.capacities(63) == (0, 63)   # no bucket saves a factor GROWTH: one full bucket
+    assert _core.capacities(400) == (0, 25, 100, 400)
     assert _core.capacities(1) == (0, 1)
 
 
@@ -106,7 +107,7 @@ def test_bucket_boundaries_bitwise_deterministic(name, key, recompile):
     dense = fam.reference(M)
     abs_w, counts = fam.reference_terms(M)
     caps = _core.capacities(N_IN)
-    assert caps == (0, 16, 40, 160)
+    assert caps == (0, 16, 64, 256)
     totals = sorted({0, 1, N_IN - 1, N_IN} | {c + d for c in caps[1:-1] for d in (-1, 0, 1)})
     batch = 3 if product.batched else 1
 

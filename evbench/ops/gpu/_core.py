@@ -44,8 +44,8 @@ def capacities(n: int, limit: int | None = None) -> tuple[int, ...]:
     little to pay for its compilation) and at most ``limit`` (default ``n / GROWTH``), then
     ``n`` (the last bucket holds every input)."""
     limit = n // GROWTH if limit is None else min(limit, n // GROWTH)
-    caps = {max(MIN_CAPACITY, -(-n // GROWTH**k)) for k in range(1, BUCKETS + 1)}
-    return (0,) + tuple(sorted(c for c in caps if c <= limit)) + (n,)
+    caps = {-(-n // GROWTH**k) for k in range(1, BUCKETS + 1)}
+    return (0,) + tuple(sorted(c for c in caps if MIN_CAPACITY <= c <= limit)) + (n,)
 
 
 def ranks(mask):
@@ -111,10 +111,11 @@ def event_rows(S, n_out: int, dtype, slots: int, piece):
     return by_count(jnp.max(count), capacities(n_in), branch, S, rank)
 
 
-def segment_sum(keys, vals, n_out: int, *, keys_sorted: bool = False):
+def segment_sum(keys, vals, n_out: int, *, keys_sorted: bool = False, max_run: int | None = None):
     """``out[j] = sum(vals[i] for keys[i] == j)`` for ``keys (N,)`` int32 in ``[0, n_out]``
     (``n_out`` marks a term to drop) and ``vals (N,)`` or ``(N, m)``, deterministically
-    (see the module docstring); ``keys_sorted`` skips the sort."""
+    (see the module docstring); ``keys_sorted`` skips the sort; ``max_run`` bounds the number of
+    terms of one output (fewer levels of :func:`segmented_totals`)."""
     N = keys.shape[0]
     out_shape = (n_out,) + vals.shape[1:]
     if N == 0:
@@ -126,17 +127,18 @@ def segment_sum(keys, vals, n_out: int, *, keys_sorted: bool = False):
         else:  # sort the keys once, move the rows of values with them
             keys, perm = lax.sort((keys, jnp.arange(N, dtype=jnp.int32)), num_keys=1, is_stable=True)
             vals = vals[perm]
-    total = segmented_totals(keys, vals)
+    total = segmented_totals(keys, vals, max_run)
     last = jnp.concatenate([keys[1:] != keys[:-1], jnp.ones((1,), bool)])
     target = jnp.where(last, keys, n_out)  # n_out: out of bounds, dropped
     return jnp.zeros(out_shape, vals.dtype).at[target].set(total, mode="drop")
 
 
-def segmented_totals(keys, vals):
+def segmented_totals(keys, vals, max_run: int | None = None):
     """For sorted ``keys (N,)``: at the last position of each run of equal keys, the sum of
-    the run's ``vals`` (other positions hold partial sums of their run).
+    the run's ``vals`` (other positions hold partial sums of their run). Runs must be at most
+    ``max_run`` long (default ``N``).
 
-    A fixed tree of ``ceil(log_W N)`` levels (``W = WINDOW``): level ``l`` adds, at each
+    A fixed tree of ``ceil(log_W max_run)`` levels (``W = WINDOW``): level ``l`` adds, at each
     position, the level ``l - 1`` sums ``W^(l-1)`` positions apart, ``W`` of them, where the key
     is the same, so after it each position holds the sum of its run's terms among the last
     ``W^l`` positions. Each level is one gather and a reduction along a fixed axis: no
@@ -145,8 +147,8 @@ def segmented_totals(keys, vals):
     N = keys.shape[0]
     here = jnp.arange(N, dtype=jnp.int32)[:, None]
     expand = (slice(None), slice(None)) + (None,) * (vals.ndim - 1)
-    stride = 1
-    while stride < N:
+    stride, longest = 1, N if max_run is None else min(N, max_run)
+    while stride < longest:
         src = here - stride * jnp.arange(WINDOW, dtype=jnp.int32)[None, :]  # (N, W)
         same = (src >= 0) & (keys[jnp.maximum(src, 0)] == keys[:, None])
         vals = jnp.sum(jnp.where(same[expand], vals[jnp.maximum(src, 0)], jnp.zeros((), vals.dtype)), axis=1)
@@ -154,15 +156,17 @@ def segmented_totals(keys, vals):
     return vals
 
 
-def segment_sum_per_row(keys, vals, n_out: int):
+def segment_sum_per_row(keys, vals, n_out: int, max_run: int | None = None):
     """``segment_sum`` of each row of ``keys, vals (b, N)`` into ``(b, n_out)``: one sort of
-    all rows at once (key ``row · n_out + key``) where that key fits int32."""
+    all rows at once (key ``row · n_out + key``) where that key fits int32. A run never spans
+    two rows: ``max_run`` defaults to ``N``."""
     b, N = keys.shape
+    max_run = N if max_run is None else min(N, max_run)
     if b * n_out >= _INT32_MAX:
-        return jax.vmap(lambda k, v: segment_sum(k, v, n_out))(keys, vals)
+        return jax.vmap(lambda k, v: segment_sum(k, v, n_out, max_run=max_run))(keys, vals)
     row = jnp.arange(b, dtype=jnp.int32)[:, None] * n_out
     flat = jnp.where(keys < n_out, keys + row, b * n_out).reshape(-1)
-    return segment_sum(flat, vals.reshape(-1), b * n_out).reshape(b, n_out)
+    return segment_sum(flat, vals.reshape(-1), b * n_out, max_run=max_run).reshape(b, n_out)
 
 
 def matmul(a, b):

@@ -36,7 +36,8 @@ def jitc_vecmat(conn, S):
             w = conn._formula(params, basis, pos.shape)
             contrib = jnp.where(valid, coef * w, jnp.zeros((), dtype))
             keys = jnp.where(valid, pos, n)
-            return acc + segment_sum_per_row(keys.reshape(b, -1), contrib.reshape(b, -1), n)
+            # a row holds a column once: an output has at most one term per row of its sample
+            return acc + segment_sum_per_row(keys.reshape(b, -1), contrib.reshape(b, -1), n, max_run=rows.shape[1])
 
         return conn._visit(rows.reshape(-1), ok.reshape(-1), acc, fn)
 
