@@ -3,6 +3,7 @@
 
     python tools/gpu_perf.py [--out results] [--budget 450]      # on a GPU machine
     python tools/gpu_perf.py --smoke                             # tiny grid, CPU, GPU mode forced
+    python tools/gpu_perf.py --cpu-compare                       # GPU formulations vs portable, CPU
 
 Grid: n ∈ {10⁴, 10⁵} square structures, 100 and 1,000 connections per row, 0.1 / 1 / 5 %
 active inputs, vectors and batches of 64, every family's event-driven products (``events @ M``
@@ -474,6 +475,44 @@ def markdown(rows, meta) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cpu_compare(rounds: int = 15) -> str:
+    """On the CPU: ``events @ M`` of csr and fixed_per_pre at n = 10⁴, 100 connections per row,
+    1 and 5 % active, under the modes "gpu", "portable" and "auto" (the numba kernels), side by
+    side in one process: rounds of 16 calls interleaved (the order rotating), the median time per
+    call of each mode and the median of the per-round ratios gpu / portable. CPU XLA speed says
+    little about a GPU: this only shows that the formulations run at a sensible cost."""
+    import jax
+
+    import evbench
+
+    modes = ("gpu", "portable", "auto")
+    lines = ["| family | active | gpu ms | portable ms | auto (numba) ms | gpu / portable (median of paired ratios) |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for name in ("csr", "fixed_per_pre"):
+        M = evbench.get_family(name).build(10_000, 10_000, conn_prob=0.01, seed=1)
+        for active in (0.01, 0.05):
+            ev = events(10_000, active, 1, "vecmat", seed=300)
+            fns = {}
+            for mode in modes:
+                with evbench.use_kernels(mode):
+                    fns[mode] = jax.jit(lambda M, e: e @ M)
+                    for e in ev[:2]:
+                        jax.block_until_ready(fns[mode](M, e))
+            times = {m: [] for m in modes}
+            for r in range(rounds):
+                for mode in modes[r % 3:] + modes[:r % 3]:
+                    with evbench.use_kernels(mode):
+                        t = time.perf_counter()
+                        jax.block_until_ready([fns[mode](M, e) for e in ev])
+                        times[mode].append((time.perf_counter() - t) / len(ev))
+            ratio = np.median(np.array(times["gpu"]) / np.array(times["portable"]))
+            med = {m: np.median(v) * 1e3 for m, v in times.items()}
+            lines.append(f"| {name} | {active:g} | {med['gpu']:.3f} | {med['portable']:.3f} | {med['auto']:.3f} "
+                         f"| {ratio:.2f} |")
+            print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
 def _commit() -> str:
     import subprocess
 
@@ -493,7 +532,13 @@ def main(argv=None) -> int:
     ap.add_argument("--family", action="append", help="families to run (repeatable; default all)")
     ap.add_argument("--backend", action="append", choices=BACKENDS, help="backends (repeatable; default all)")
     ap.add_argument("--n", action="append", type=int, help="sizes (repeatable; default 10^4 and 10^5)")
+    ap.add_argument("--cpu-compare", action="store_true",
+                    help="only time the GPU formulations against the portable products on the CPU (a few points)")
     args = ap.parse_args(argv)
+    if args.cpu_compare:
+        os.environ.setdefault("JAX_PLATFORMS", "cpu")
+        print(cpu_compare())
+        return 0
     if args.smoke:
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
     import jax

@@ -141,17 +141,24 @@ def segmented_totals(keys, vals, max_run: int | None = None):
     A fixed tree of ``ceil(log_W max_run)`` levels (``W = WINDOW``): level ``l`` adds, at each
     position, the level ``l - 1`` sums ``W^(l-1)`` positions apart, ``W`` of them, where the key
     is the same, so after it each position holds the sum of its run's terms among the last
-    ``W^l`` positions. Each level is one gather and a reduction along a fixed axis: no
+    ``W^l`` positions. Each level is one elementwise pass over shifted copies (an optimization
+    barrier keeps XLA from fusing levels, which would recompute each one ``W`` times): no
     position ever adds a term of another run, and the order is fixed by the shapes alone.
     """
     N = keys.shape[0]
-    here = jnp.arange(N, dtype=jnp.int32)[:, None]
-    expand = (slice(None), slice(None)) + (None,) * (vals.ndim - 1)
+    kcol = keys.reshape((N,) + (1,) * (vals.ndim - 1))
+    zero = jnp.zeros((), vals.dtype)
     stride, longest = 1, N if max_run is None else min(N, max_run)
     while stride < longest:
-        src = here - stride * jnp.arange(WINDOW, dtype=jnp.int32)[None, :]  # (N, W)
-        same = (src >= 0) & (keys[jnp.maximum(src, 0)] == keys[:, None])
-        vals = jnp.sum(jnp.where(same[expand], vals[jnp.maximum(src, 0)], jnp.zeros((), vals.dtype)), axis=1)
+        acc = vals
+        for t in range(1, WINDOW):
+            d = t * stride
+            if d >= N:
+                break
+            pad = [(d, 0, 0)] + [(0, 0, 0)] * (vals.ndim - 1)
+            same = lax.pad(kcol[: N - d], jnp.int32(-1), pad) == kcol
+            acc = acc + jnp.where(same, lax.pad(vals[: N - d], zero, pad), zero)
+        vals = lax.optimization_barrier(acc)
         stride *= WINDOW
     return vals
 
