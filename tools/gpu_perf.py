@@ -67,8 +67,8 @@ BACKENDS = ("native", "brainevent", "dense")
 N_EVENTS = 16
 TARGET2_FAMILIES = ("csr", "fixed_prob", "fixed_per_pre")
 FIELDS = ("family", "product", "n", "conn", "active", "batch", "backend", "status", "active_fraction",
-          "compile_s", "median_s", "q25_s", "q75_s", "rounds", "synapses", "touched_bytes", "dense_bytes",
-          "achieved_gb_s", "bandwidth_fraction", "note")
+          "compile_s", "median_s", "q25_s", "q75_s", "rounds", "same_bits", "rel_diff_brainevent", "synapses",
+          "touched_bytes", "dense_bytes", "achieved_gb_s", "bandwidth_fraction", "note")
 
 
 # -- timing ---------------------------------------------------------------------------------------
@@ -87,13 +87,16 @@ def compile_fn(fn, args):
 
 
 def timed(compiled, args_list, *, max_time: float, smoke: bool):
-    """``(median_s, q25_s, q75_s, rounds)`` per call of ``compiled`` over ``args_list``: rounds
-    of one call per argument set and one wait, after two warm-up calls."""
+    """``(median_s, q25_s, q75_s, rounds, same_bits, first_output)`` per call of ``compiled``
+    over ``args_list``: rounds of one call per argument set and one wait, after two warm-up
+    calls; ``same_bits``: the first and the last round gave the same bits (a round is at least
+    two: the warm-up round counts)."""
     import jax
+    import jax.numpy as jnp
 
     t = time.perf_counter()
-    for args in args_list[:2]:  # warm-up, not timed
-        jax.block_until_ready(compiled(*args))
+    warm = [compiled(*args) for args in args_list[:2]]  # not timed
+    jax.block_until_ready(warm)
     slow = (time.perf_counter() - t) / 2 > 0.02
     per_call, start = [], time.perf_counter()
     while True:
@@ -104,8 +107,9 @@ def timed(compiled, args_list, *, max_time: float, smoke: bool):
         spent = time.perf_counter() - start
         if len(per_call) >= (1 if smoke else 5) or (spent >= max_time and (len(per_call) >= 3 or slow)):
             break
+    same = all(bool(jnp.array_equal(a, b)) for a, b in zip(warm, outs[:2]))
     q25, med, q75 = np.percentile(per_call, [25, 50, 75])
-    return float(med), float(q25), float(q75), len(per_call)
+    return float(med), float(q25), float(q75), len(per_call), same, np.asarray(outs[0])
 
 
 def read_bandwidth(smoke: bool) -> float:
@@ -255,6 +259,7 @@ class Run:
         self.deadline = self.start + budget
         self.rows: list[dict] = []
         self.dense_rows: dict = {}
+        self.outputs: dict = {}  # (backend, active) -> output for the first events, this structure
         self.total = self.done = 0
 
     def record(self, **row):
@@ -284,8 +289,10 @@ class Run:
                 first = compiled is None
                 if first:
                     compiled, compile_s = compile_fn(FNS[(backend, product)], (obj, ev[0]))
-                med, q25, q75, rounds = timed(compiled, [(obj, e) for e in ev], max_time=self.max_time,
-                                              smoke=self.smoke)
+                med, q25, q75, rounds, same, first_out = timed(compiled, [(obj, e) for e in ev],
+                                                                max_time=self.max_time, smoke=self.smoke)
+                if backend != "dense":
+                    self.outputs[(backend, active)] = first_out
                 if first:
                     compile_s = max(0.0, compile_s - med)
             except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
@@ -295,7 +302,7 @@ class Run:
             byt = extra[active].get("touched_bytes") or 0.0
             measured = backend == "native" and byt
             out[active] = self.record(**base, status="ok", compile_s=compile_s, median_s=med, q25_s=q25, q75_s=q75,
-                                      rounds=rounds, achieved_gb_s=byt / med / 1e9 if measured else "",
+                                      rounds=rounds, same_bits=same, achieved_gb_s=byt / med / 1e9 if measured else "",
                                       bandwidth_fraction=byt / med / self.bandwidth if measured else "")
         return out
 
@@ -325,6 +332,12 @@ def run_structure(run: Run, name, M, B, product, n, conn, dense_W):
         if "brainevent" in run.backends:
             note = {"note": "corder=True"} if name.startswith("jitc") and name.endswith("_r") else {}
             res["brainevent"] = run.series("brainevent", product, B, ev, keys, {a: {**extra[a], **note} for a in ev})
+        for a in ev:  # the same synapses in both (not the just-in-time families: each draws its own)
+            nat, be = run.outputs.pop(("native", a), None), run.outputs.pop(("brainevent", a), None)
+            if nat is not None and be is not None and not name.startswith("jitc"):
+                diff = float(np.max(np.abs(nat - be), initial=0.0) / max(float(np.max(np.abs(be), initial=0.0)), 1e-30))
+                res["native"][a]["rel_diff_brainevent"] = diff
+        run.outputs.clear()
         if "dense" in run.backends:
             todo = {a: e for a, e in ev.items() if (n, product, batch, a) not in run.dense_rows}
             if todo and dense_W is None:
@@ -459,6 +472,18 @@ def markdown(rows, meta) -> str:
              "| --- | --- | --- | --- | --- | --- |"]
     for number, what, holds, n_pts, worst, misses in targets(rows, meta["bandwidth_gb_s"] * 1e9):
         lines.append(f"| {number} | {what} | {holds} | {n_pts} | {f(worst)} | {misses or '–'} |")
+    ok = [r for r in rows if r["status"] == "ok" and r["backend"] in ("native", "brainevent")]
+    lines += ["", "## Checks", "", "| check | holds | points | where it does not |", "| --- | --- | --- | --- |"]
+    for backend in ("native", "brainevent"):
+        mine = [r for r in ok if r["backend"] == backend]
+        bad = [f"{r['family']} n={r['n']} a={r['active']:g} b={r['batch']}" for r in mine if not r["same_bits"]]
+        lines.append(f"| {backend}: the same bits on repeated calls with the same events | {len(mine) - len(bad)} "
+                     f"| {len(mine)} | {'; '.join(bad[:20]) or '–'} |")
+    diffs = [r for r in ok if r["rel_diff_brainevent"] != ""]
+    far = [f"{r['family']} n={r['n']} a={r['active']:g} b={r['batch']}: {r['rel_diff_brainevent']:.2g}" for r in diffs
+           if r["rel_diff_brainevent"] > 1e-4]
+    lines.append(f"| native = brainevent on the same synapses (max abs difference / max abs output ≤ 1e-4) "
+                 f"| {len(diffs) - len(far)} | {len(diffs)} | {'; '.join(far[:20]) or '–'} |")
     lines += ["", "## Points", "", "Median time per call (ms), ratios below 1: native faster; GB/s: touched synapse "
               "bytes / native time; bw: that over the measured bandwidth.", "",
               "| family | product | n | conn | active | batch | native | brainevent | dense | nat/be | nat/dense "

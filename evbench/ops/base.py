@@ -120,7 +120,7 @@ def _gpu_visible() -> bool:
     if _GPU_VISIBLE is None:
         try:
             _GPU_VISIBLE = any(d.platform in ("gpu", "cuda", "rocm") for d in jax.devices("gpu"))
-        except RuntimeError:
+        except Exception:  # no such backend: RuntimeError; a broken plugin may raise others
             _GPU_VISIBLE = False
     return _GPU_VISIBLE
 
