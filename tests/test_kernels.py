@@ -143,4 +143,4 @@ def test_bad_environment_variable():
     res = subprocess.run([sys.executable, "-c", "import evbench"], capture_output=True, text=True,
                          env={"EVBENCH_KERNELS": "numba", "PATH": ""}, cwd=".")
     assert res.returncode != 0
-    assert "EVBENCH_KERNELS must be one of ('auto', 'portable'), got 'numba'" in res.stderr
+    assert "EVBENCH_KERNELS must be one of ('auto', 'portable', 'gpu'), got 'numba'" in res.stderr

@@ -17,21 +17,26 @@ The public ``vecmat`` / ``matvec`` validate the events, run the fast (event-driv
 forward, and differentiate through the ``_ad`` form (``jax.custom_vjp``), so ``grad`` with
 respect to the weights and to floating events equals the gradient of the dense product.
 
-Two implementations of the forward products
--------------------------------------------
+Three implementations of the forward products
+---------------------------------------------
 * *portable*: ``_vecmat`` / ``_matvec``, pure JAX (loops over chunks of active inputs,
   scatters and segment sums): every device.
 * *CPU kernels*: ``_vecmat_cpu`` / ``_matvec_cpu`` of the structures listing the product in
   ``_cpu_products``: numba kernels (:mod:`evbench.ops.cpu.kernels`) called from XLA through its FFI
   (:mod:`evbench.ops.cpu.ffi`), selected by ``lax.platform_dependent`` on the CPU only, so the
   same jitted function runs the portable path on any other device.
+* *GPU formulations* (:mod:`evbench.ops.gpu`): loop-free XLA products (bucketed capacities,
+  gathers, sums in a fixed order: bitwise deterministic), selected the same way on ``cuda``
+  and ``rocm``.
 
 :func:`use_kernels` (a context manager) or the environment variable ``EVBENCH_KERNELS``
 (read at import) chooses: ``"auto"`` (default: the CPU kernels on the CPU where numba is
-installed, the portable path elsewhere) or ``"portable"`` (pure JAX everywhere). The choice is
-part of JAX's jit cache key, so a function traced under one is retraced under the other.
-Both paths are tested against the same references (``tests/test_portable.py`` runs the
-equivalence and property tests again under ``"portable"``).
+installed, the GPU formulations on a GPU, the portable path elsewhere), ``"portable"`` (pure
+JAX everywhere) or ``"gpu"`` (the GPU formulations on every device, the CPU included: how CI
+tests them). The choice is part of JAX's jit cache key, so a function traced under one is
+retraced under another. Every path is tested against the same references
+(``tests/test_portable.py`` and ``tests/test_gpu_paths.py`` run the equivalence and property
+tests again under ``"portable"`` and ``"gpu"``).
 """
 from __future__ import annotations
 
@@ -51,7 +56,7 @@ CHUNK = 16
 
 # -- the choice of implementation -------------------------------------------------------------
 
-KERNEL_MODES = ("auto", "portable")
+KERNEL_MODES = ("auto", "portable", "gpu")
 _ENV = "EVBENCH_KERNELS"
 if os.environ.get(_ENV, "auto") not in KERNEL_MODES:
     raise ValueError(f"{_ENV} must be one of {KERNEL_MODES}, got {os.environ[_ENV]!r}")
@@ -65,7 +70,8 @@ def _make_mode_state():
 
         return jax_config.enum_state(
             _ENV.lower(), list(KERNEL_MODES), "auto",
-            "evbench products: 'auto' (numba kernels on the CPU) or 'portable' (pure JAX)",
+            "evbench products: 'auto' (numba kernels on the CPU, XLA formulations on a GPU), 'portable' "
+            "(pure JAX) or 'gpu' (the GPU formulations on every device)",
             include_in_jit_key=True, include_in_trace_context=True)
     except Exception:  # pragma: no cover - depends on the JAX version
         return None
@@ -76,14 +82,15 @@ _MODE_FALLBACK = [os.environ.get(_ENV, "auto")]
 
 
 def kernel_mode() -> str:
-    """The current implementation choice: ``"auto"`` or ``"portable"``."""
+    """The current implementation choice: ``"auto"``, ``"portable"`` or ``"gpu"``."""
     return _MODE_STATE.value if _MODE_STATE is not None else _MODE_FALLBACK[0]
 
 
 @contextlib.contextmanager
 def use_kernels(mode: str):
     """``with use_kernels("portable"): ...`` runs (and traces) the products inside with the
-    pure-JAX implementation; ``"auto"`` selects the CPU kernels on the CPU."""
+    pure-JAX implementation, ``"gpu"`` with the GPU formulations on any device; ``"auto"``
+    selects the CPU kernels on the CPU and the GPU formulations on a GPU."""
     if mode not in KERNEL_MODES:
         raise ValueError(f"mode must be one of {KERNEL_MODES}, got {mode!r}")
     if _MODE_STATE is not None:
@@ -106,19 +113,50 @@ def cpu_kernels_available() -> tuple[bool, str]:
     return available()
 
 
+def _gpu_visible() -> bool:
+    """Whether this process has a GPU backend (``cuda`` or ``rocm``): only then does
+    ``"auto"`` stage the GPU formulations out (every ``platform_dependent`` branch is traced,
+    and a CPU-only process would trace them for nothing)."""
+    global _GPU_VISIBLE
+    if _GPU_VISIBLE is None:
+        try:
+            _GPU_VISIBLE = any(d.platform in ("gpu", "cuda", "rocm") for d in jax.devices("gpu"))
+        except Exception:  # no such backend: RuntimeError; a broken plugin may raise others
+            _GPU_VISIBLE = False
+    return _GPU_VISIBLE
+
+
+_GPU_VISIBLE: bool | None = None
+
+
 def _forward(conn, S, which: str):
     """The forward product ``which`` ("vecmat" or "matvec") of events ``S`` (bool or the
-    weight dtype): the CPU kernel on the CPU when the mode and the structure allow it, the
-    portable product (on ``S`` cast to the weight dtype) otherwise."""
+    weight dtype): under ``"auto"`` the CPU kernel on the CPU and the GPU formulation on
+    ``cuda``/``rocm`` where the structure has them (``lax.platform_dependent``), the portable
+    product (on ``S`` cast to the weight dtype) elsewhere; ``"gpu"`` and ``"portable"`` force
+    theirs on every device."""
     raw = getattr(conn, "_" + which)
 
     def portable(S):
         return raw(S.astype(conn.dtype))
 
-    if kernel_mode() == "portable" or which not in conn._cpu_products or not cpu_kernels_available()[0]:
+    mode = kernel_mode()
+    if mode == "portable":
         return portable(S)
-    # the kernels read bool events as they are (no converted copy of the events)
-    return lax.platform_dependent(S, cpu=getattr(conn, f"_{which}_cpu"), default=portable)
+    from .gpu import formulation
+
+    gpu = formulation(conn, which)
+    if mode == "gpu":
+        return portable(S) if gpu is None else gpu(S)
+    branches = {}
+    if which in conn._cpu_products and cpu_kernels_available()[0]:
+        # the kernels read bool events as they are (no converted copy of the events)
+        branches["cpu"] = getattr(conn, f"_{which}_cpu")
+    if gpu is not None and _gpu_visible():
+        branches["cuda"] = branches["rocm"] = gpu
+    if not branches:
+        return portable(S)
+    return lax.platform_dependent(S, default=portable, **branches)
 
 
 class Connectivity(abc.ABC):
