@@ -23,7 +23,7 @@ import evbench.ops.base as base
 from evbench.catalogue import PRODUCTS, families, get_family, get_product
 from evbench.events import make_events
 from evbench.ops.base import cpu_kernels_available, use_kernels
-from evbench.ops.gpu import _core, formulation
+from evbench.ops.gpu import core as _core, formulation
 from evbench.ops.sparse import CSR
 from evbench.tolerance import compare, error_bound
 

@@ -143,9 +143,7 @@ def _forward(conn, S, which: str):
     mode = kernel_mode()
     if mode == "portable":
         return portable(S)
-    from .gpu import formulation
-
-    gpu = formulation(conn, which)
+    gpu = getattr(conn, f"_{which}_gpu") if which in conn._gpu_products else None
     if mode == "gpu":
         return portable(S) if gpu is None else gpu(S)
     branches = {}
@@ -171,6 +169,8 @@ class Connectivity(abc.ABC):
     _static_fields: tuple[str, ...] = ("shape",)
     #: products with a CPU kernel (``_vecmat_cpu`` / ``_matvec_cpu``)
     _cpu_products: tuple[str, ...] = ()
+    #: products with a GPU formulation (``_vecmat_gpu`` / ``_matvec_gpu``, :mod:`evbench.ops.gpu`)
+    _gpu_products: tuple[str, ...] = ()
     #: stops NumPy from treating a structure as an object array in ``ndarray @ M``
     __array_ufunc__ = None
 
@@ -388,6 +388,17 @@ class Transposed(Connectivity):
 
     def _matvec_cpu(self, S):
         return self.base._vecmat_cpu(S.T).T
+
+    @property
+    def _gpu_products(self):
+        swap = {"vecmat": "matvec", "matvec": "vecmat"}
+        return tuple(swap[p] for p in self.base._gpu_products)
+
+    def _vecmat_gpu(self, S):
+        return self.base._matvec_gpu(S.T).T
+
+    def _matvec_gpu(self, S):
+        return self.base._vecmat_gpu(S.T).T
 
 
 # -- event-driven drivers ---------------------------------------------------------------------

@@ -18,7 +18,7 @@ class DenseMatrix(Connectivity):
 
     _leaf_fields = ("weights",)
     _static_fields = ("shape",)
-    _cpu_products = ("vecmat", "matvec")
+    _cpu_products = _gpu_products = ("vecmat", "matvec")
 
     def __init__(self, weights):
         w = as_weights("weights", weights, shape=None)
@@ -61,3 +61,13 @@ class DenseMatrix(Connectivity):
         from .cpu.kernels import dense_matvec
 
         return _ffi.call(dense_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.weights, S)
+
+    def _vecmat_gpu(self, S):
+        from .gpu import stored
+
+        return stored.dense_vecmat(self, S)
+
+    def _matvec_gpu(self, S):
+        from .gpu import stored
+
+        return stored.dense_matvec(self, S)

@@ -20,7 +20,7 @@ class FixedNumPerPre(Connectivity):
 
     _leaf_fields = ("indices", "weights")
     _static_fields = ("shape",)
-    _cpu_products = ("vecmat", "matvec")
+    _cpu_products = _gpu_products = ("vecmat", "matvec")
 
     def __init__(self, indices, weights, shape, *, dtype=None):
         shape = check_shape("shape", shape)
@@ -86,6 +86,16 @@ class FixedNumPerPre(Connectivity):
         return _ffi.call(fixed_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.indices,
                          self._flat_weights(), S)
 
+
+    def _vecmat_gpu(self, S):
+        from .gpu import stored
+
+        return stored.fixed_vecmat(self, S)
+
+    def _matvec_gpu(self, S):
+        from .gpu import stored
+
+        return stored.fixed_matvec(self, S)
 
 class FixedNumPerPost(Transposed):
     """Each column (postsynaptic neuron) ``j`` receives from the ``k`` rows ``indices[j]``.

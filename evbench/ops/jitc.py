@@ -193,7 +193,7 @@ class _JITCRow(Connectivity):
 
     kind: str = ""
     _params: tuple[str, ...] = ()
-    _cpu_products = ("vecmat", "matvec")
+    _cpu_products = _gpu_products = ("vecmat", "matvec")
     _static_fields = ("shape", "conn_prob", "cap", "n_bits", "overflow", "block", "quantisation_error")
 
     def __init_subclass__(cls, **kwargs):
@@ -422,6 +422,16 @@ class _JITCRow(Connectivity):
         from .cpu.kernels import jitc_matvec
 
         return _ffi.call(jitc_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), *self._kernel_args(), S)
+
+    def _vecmat_gpu(self, S):
+        from .gpu import jitc
+
+        return jitc.jitc_vecmat(self, S)
+
+    def _matvec_gpu(self, S):
+        from .gpu import jitc
+
+        return jitc.jitc_matvec(self, S)
 
     def _vecmat_ad(self, S):
         return _vecmat_cv(self, S)

@@ -23,6 +23,7 @@ class COO(Connectivity):
 
     _leaf_fields = ("row", "col", "weights")
     _static_fields = ("shape",)
+    _gpu_products = ("vecmat", "matvec")
 
     def __init__(self, row, col, weights, shape, *, dtype=None):
         shape = check_shape("shape", shape)
@@ -61,6 +62,16 @@ class COO(Connectivity):
     _vecmat_ad = _vecmat
     _matvec_ad = _matvec
 
+    def _vecmat_gpu(self, S):
+        from .gpu import stored
+
+        return stored.coo_vecmat(self, S)
+
+    def _matvec_gpu(self, S):
+        from .gpu import stored
+
+        return stored.coo_matvec(self, S)
+
 
 class CSR(Connectivity):
     """Compressed sparse rows: row ``i`` holds ``indices[indptr[i]:indptr[i+1]]``.
@@ -71,7 +82,7 @@ class CSR(Connectivity):
 
     _leaf_fields = ("indptr", "indices", "weights")
     _static_fields = ("shape", "max_row_nnz")
-    _cpu_products = ("vecmat", "matvec")
+    _cpu_products = _gpu_products = ("vecmat", "matvec")
 
     def __init__(self, indptr, indices, weights, shape, *, dtype=None):
         shape = check_shape("shape", shape)
@@ -148,6 +159,16 @@ class CSR(Connectivity):
         return _ffi.call(csr_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.indptr, self.indices,
                          self.weights, S)
 
+
+    def _vecmat_gpu(self, S):
+        from .gpu import stored
+
+        return stored.csr_vecmat(self, S)
+
+    def _matvec_gpu(self, S):
+        from .gpu import stored
+
+        return stored.csr_matvec(self, S)
 
 class CSC(Transposed):
     """Compressed sparse columns: column ``j`` holds rows ``indices[indptr[j]:indptr[j+1]]``.

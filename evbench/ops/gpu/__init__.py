@@ -8,9 +8,9 @@ they touch, and sum them in a fixed order: reductions along an axis, matmuls at
 ``precision=HIGHEST``, or a sort and a segmented scan where contributions collide (see
 :mod:`._core`). The same inputs give the same bits on every call.
 
-:func:`formulation` maps a structure and a product to its formulation (by structure type;
-``Transposed`` structures swap products), or ``None`` where there is none (then the portable
-product runs). ``evbench.ops.base._forward`` selects them on ``cuda`` and ``rocm`` under the
+:func:`formulation` gives a structure's formulation of a product (the structure's own
+``_vecmat_gpu`` / ``_matvec_gpu``; ``Transposed`` structures swap products), or ``None`` where
+there is none (then the portable product runs). ``evbench.ops.base._forward`` selects them on ``cuda`` and ``rocm`` under the
 default mode ``"auto"``, and on every device under ``use_kernels("gpu")`` (how CI tests them
 without a GPU).
 """
@@ -18,38 +18,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-_SWAP = {"vecmat": "matvec", "matvec": "vecmat"}
-
-
-def _table():
-    from ..dense import DenseMatrix
-    from ..fixed import FixedNumPerPre
-    from ..jitc import _JITCRow
-    from ..sparse import COO, CSR
-    from . import jitc, stored
-
-    return (
-        (DenseMatrix, stored.dense_vecmat, stored.dense_matvec),
-        (CSR, stored.csr_vecmat, stored.csr_matvec),
-        (FixedNumPerPre, stored.fixed_vecmat, stored.fixed_matvec),
-        (COO, stored.coo_vecmat, stored.coo_matvec),
-        (_JITCRow, jitc.jitc_vecmat, jitc.jitc_matvec),
-    )
-
-
 def formulation(conn, which: str) -> Callable | None:
     """The GPU formulation of product ``which`` ("vecmat": ``S (b, n_rows) @ M``, "matvec":
     ``M @ S (n_cols, b)``) of ``conn``, a function of the events ``S`` (bool or the weight
-    dtype), or ``None``."""
-    if which not in _SWAP:
+    dtype), or ``None``. A structure lists the products it has in ``_gpu_products`` and gives
+    them as ``_vecmat_gpu`` / ``_matvec_gpu`` (calling :mod:`.stored` or :mod:`.jitc`), as it
+    does its CPU kernels; ``Transposed`` swaps them."""
+    if which not in ("vecmat", "matvec"):
         raise ValueError(f"which must be 'vecmat' or 'matvec', got {which!r}")
-    from ..base import Transposed
-
-    if isinstance(conn, Transposed):
-        inner = formulation(conn.base, _SWAP[which])
-        return None if inner is None else (lambda S: inner(S.T).T)
-    for cls, vecmat, matvec in _table():
-        if isinstance(conn, cls):
-            fn = vecmat if which == "vecmat" else matvec
-            return lambda S: fn(conn, S)
-    return None
+    return getattr(conn, f"_{which}_gpu") if which in conn._gpu_products else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
-from ._core import event_rows, segment_sum_per_row
+from .core import event_rows, segment_sum_per_row
 
 #: rows x slots x samples gathered per block of ``M @ events``
 BLOCK_ELEMENTS = 1 << 22

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ._core import by_count, capacities, compact, event_rows, matmul, ranks, segment_sum, segment_sum_per_row
+from .core import by_count, capacities, compact, event_rows, matmul, ranks, segment_sum, segment_sum_per_row
 
 
 def _coef(S, dtype):
