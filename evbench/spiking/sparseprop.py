@@ -411,7 +411,8 @@ def _lif_loop(fs, ist, indptr, tgt, w, w_homo, wscale, I, supra, invD, Q, u, fas
 
 
 @_jit
-def _lif_kernel(indptr, tgt, w, w_homo, wscale, I, homo, v0, t_ref, delay, t_end, n_max, max_deg, tn, win, off):
+def _lif_setup(I, v0, t_ref, n_max, max_deg, tn, win, off):
+    """Keys, tree, queues and output of a LIF run (shared by both rules' kernels)."""
     n = v0.shape[0]
     supra = I > 1.0
     invD = np.zeros(n)
@@ -433,16 +434,16 @@ def _lif_kernel(indptr, tgt, w, w_homo, wscale, I, homo, v0, t_ref, delay, t_end
     cap = n_max + max_deg + 1 if n_max > 0 else max(4096, 2 * max_deg + 2)
     out_t = np.empty(cap)
     out_i = np.empty(cap, np.int64)
-    fs = np.array([1.0, 0.0, 0.0, t_end])
-    ist = np.zeros(6, np.int64)
+    fs = np.array([1.0, 0.0, 0.0, 0.0])
+    ist = np.zeros(8, np.int64)  # 0-5: see the loop; 6: room needed (summed rule); 7: wave count (summed rule)
     ist[5] = -1
-    while True:
-        code = _lif_loop(fs, ist, indptr, tgt, w, w_homo, wscale, I, supra, invD, Q, u, homo and all_supra,
-                         math.exp(t_ref), t_ref, ref, delay, n_max, tn, win, off, qt, qp, out_t, out_i)
-        if code != _NEED:
-            break
-        qt, qp, ist[1], ist[2] = _room(qt, qp, ist[1], ist[2], max_deg + 1)
-        out_t, out_i = _grow(out_t, out_i, ist[3], max_deg + 1)
+    return supra, invD, Q, u, all_supra, ref, qt, qp, out_t, out_i, fs, ist
+
+
+@_jit
+def _lif_result(code, fs, ist, I, supra, tn, u, ref, t_ref, t_end, out_t, out_i):
+    """Spikes, stop code and (when stopped by ``t_end``) the final voltages."""
+    n = I.shape[0]
     n_out = ist[3]
     stop = code == _T_END or (code == _QUIET and t_end < np.inf)
     v_final = np.empty(n if stop else 0)
@@ -457,6 +458,21 @@ def _lif_kernel(indptr, tgt, w, w_homo, wscale, I, homo, v0, t_ref, delay, t_end
             else:
                 v_final[j] = I[j] + u[j] / E_end
     return out_t[:n_out].copy(), out_i[:n_out].copy(), code, v_final
+
+
+@_jit
+def _lif_kernel(indptr, tgt, w, w_homo, wscale, I, homo, v0, t_ref, delay, t_end, n_max, max_deg, tn, win, off):
+    supra, invD, Q, u, all_supra, ref, qt, qp, out_t, out_i, fs, ist = _lif_setup(I, v0, t_ref, n_max, max_deg,
+                                                                                  tn, win, off)
+    fs[3] = t_end
+    while True:
+        code = _lif_loop(fs, ist, indptr, tgt, w, w_homo, wscale, I, supra, invD, Q, u, homo and all_supra,
+                         math.exp(t_ref), t_ref, ref, delay, n_max, tn, win, off, qt, qp, out_t, out_i)
+        if code != _NEED:
+            break
+        qt, qp, ist[1], ist[2] = _room(qt, qp, ist[1], ist[2], max_deg + 1)
+        out_t, out_i = _grow(out_t, out_i, ist[3], max_deg + 1)
+    return _lif_result(code, fs, ist, I, supra, tn, u, ref, t_ref, t_end, out_t, out_i)
 
 
 # ----------------------------------------------------------------------------- QIF
@@ -703,12 +719,18 @@ class SparseProp:
                 f"with tau_m={params.tau_m!r}; use reference.spiking for such runs"
             )
         indptr, post, weight = network.csr
+        weight = np.ascontiguousarray(weight, dtype=np.float64) if weight.size else np.zeros(1)
+        self.w_homo = bool(np.all(weight == weight[0]))
+        self.summed = params.simultaneous == "summed" and params.model == "lif"
+        if self.summed:  # each batch's synapses to one target merged into one: see ``_summed``
+            from ._summed import interleave, merge_multapses
+
+            self.w1 = weight[:1].copy()
+            indptr, mid, post, weight = merge_multapses(indptr, post, weight[: post.shape[0]], self.w_homo)
+            self.ptr = interleave(indptr, mid)
         self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
         self.tgt = np.ascontiguousarray(post, dtype=np.int32)
-        self.weight = np.ascontiguousarray(weight, dtype=np.float64)
-        if not self.weight.size:
-            self.weight = np.zeros(1)
-        self.w_homo = bool(np.all(self.weight == self.weight[0]))
+        self.weight = np.ascontiguousarray(weight, dtype=np.float64) if weight.size else np.zeros(1)
         self.drive = np.ascontiguousarray(self.dimless.drive, dtype=np.float64)
         self.homo = bool(np.all(self.drive == self.drive[0]))
         self.off = _tree_layout(n)
@@ -721,10 +743,15 @@ class SparseProp:
         tn = _aligned_full(int(self.off[-1]), np.inf)
         win = np.zeros(int(self.off[-1]), dtype=np.int32)
         if p.model == "lif":
-            times, neurons, stop, v_final = _lif_kernel(
-                self.indptr, self.tgt, self.weight, self.w_homo, 1.0 / d.v_scale, self.drive, self.homo,
-                d.to_v(v0), d.t_ref, d.delay, t_end_d, n_spikes, self.max_deg, tn, win, self.off,
-            )
+            common = (1.0 / d.v_scale, self.drive, self.homo, d.to_v(v0), d.t_ref, d.delay, t_end_d, n_spikes,
+                      self.max_deg, tn, win, self.off)
+            if self.summed:
+                from ._summed import lif_kernel_summed
+
+                times, neurons, stop, v_final = lif_kernel_summed(self.ptr, self.tgt, self.weight, self.w1,
+                                                                  self.w_homo, *common)
+            else:
+                times, neurons, stop, v_final = _lif_kernel(self.indptr, self.tgt, self.weight, self.w_homo, *common)
         else:
             times, neurons, stop, v_final = _qif_kernel(
                 self.indptr, self.tgt, self.weight, self.w_homo, self.drive, self.homo,
