@@ -27,6 +27,10 @@ Semantics (both simulators, exactly):
   delta pulse ``V_j -> V_j + w`` at ``t + delay``. Pulses of one spike form a *batch*.
 * Refractoriness: after a spike at ``t``, ``V`` is held at ``v_reset`` on ``[t, t + t_ref)``; a
   pulse arriving at a time ``< t + t_ref`` is discarded; free evolution restarts at ``t + t_ref``.
+  A pulse arriving exactly at ``t + t_ref`` is applied. Exact ties happen (a neuron that fires
+  together with its source and ``t_ref`` a multiple of ``delay``), but the two times are sums of
+  different floating-point terms that round apart, so an arrival within ``TIE_ULPS`` (64) ulps
+  before ``t + t_ref`` counts as at the end (SparseProp: within ``2**-40 tau_m``).
 * A pulse that brings an LIF neuron to ``V >= v_th`` makes it spike at once, at the pulse's time,
   before the next pulse of the batch is applied (it is reset, so a later pulse of the same batch
   acts on the reset value, or is discarded when ``t_ref > 0``). QIF neurons cannot be pulsed over
@@ -80,6 +84,7 @@ import numpy as np
 
 MODELS = ("lif", "qif")
 SIMULTANEOUS = ("sequential", "summed")
+TIE_ULPS = 64  # an arrival this close before the end of refractoriness is at its end
 
 
 def _show(value) -> str:
@@ -497,6 +502,11 @@ class _Naive:
         else:
             self.arrivals.append((t + self.p.delay, j))
 
+    def _live(self, idx, t):
+        """Which of neurons ``idx`` take a pulse at ``t`` (not refractory; ties at the end count as live)."""
+        end = self.ref_end[idx]
+        return ~(t < end - TIE_ULPS * np.spacing(np.abs(end)))
+
     def _reset(self, j, t):
         self.v[j] = self.p.v_reset
         self.t_last[j] = self.ref_end[j] = t + self.p.t_ref
@@ -519,7 +529,7 @@ class _Naive:
         crossed = []
         for pos in rounds:
             idx, w = self.post[a + pos], self.weight[a + pos]
-            live = ~(t < self.ref_end[idx])
+            live = self._live(idx, t)
             idx, w, pos = idx[live], w[live], pos[live]
             if not idx.size:
                 continue
@@ -541,7 +551,7 @@ class _Naive:
         parts = [np.arange(self.indptr[i], self.indptr[i + 1]) for i in sources]
         syn = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         idx, w = self.post[syn], self.weight[syn]
-        live = ~(t < self.ref_end[idx])
+        live = self._live(idx, t)
         idx, w = idx[live], w[live]
         if not idx.size:
             return
