@@ -155,7 +155,7 @@ SIMULATORS = ("reference", "sparseprop")
 RULES = ("summed", "sequential")
 COLUMNS = ["network", "n", "n_synapses", "delay_ms", "t_ref_ms", "resolution_ms", "t_end_ms", "simulator", "rule",
            "n_spikes", "n_spikes_nest", "identical", "max_abs_dt_ms", "first_divergence", "first_divergence_ms",
-           "first_divergence_neuron", "cause", "seconds", "seconds_nest", "build_s_nest", "status",
+           "first_divergence_neuron", "cause", "seconds", "prepare_s", "seconds_nest", "build_s_nest", "status",
            "n_shared_instants", "n_mixed_waves", "n_at_refractory_end"]
 SUMMARY_COLUMNS = ["network", "n", "simulator", "rule", "n_spikes", "n_spikes_nest", "identical", "max_abs_dt_ms",
                    "first_divergence", "seconds", "seconds_nest", "status"]
@@ -167,12 +167,16 @@ def n_ticks(networks=nw.NAMES) -> int:
 
 
 def _run_evbench(simulator: str, network, params, v0, t_end):
+    """A canonical train, the run's seconds and the preparation's (SparseProp: CSR, merged multapses)."""
     t = time.perf_counter()
     if simulator == "reference":
-        st = ref.simulate(network, params, v0, t_end=t_end)
+        prepared, st = t, ref.simulate(network, params, v0, t_end=t_end)
     else:
-        st = sp.SparseProp(network, params).run(v0, t_end=t_end)
-    return dv.canonical(st), time.perf_counter() - t
+        sim = sp.SparseProp(network, params)
+        prepared = time.perf_counter()
+        st = sim.run(v0, t_end=t_end)
+    done = time.perf_counter()
+    return dv.canonical(st), done - prepared, prepared - t
 
 
 def nest_rows(sizes: Sizes, tick=lambda text: None, networks=nw.NAMES) -> list[dict]:
@@ -191,8 +195,10 @@ def nest_rows(sizes: Sizes, tick=lambda text: None, networks=nw.NAMES) -> list[d
       only), cause (diagnosed from the common history: "simultaneous pulses: ..." when a partial sum
       crosses and the whole does not, "threshold within rounding", "order of near-simultaneous
       spikes", "own threshold crossing at that instant", "unexplained: ..."; "" if identical),
-      seconds (this simulator's wall time: SparseProp's includes preparing the network, not
-      compiling), seconds_nest (``nest.Simulate``), build_s_nest (NEST's create and connect),
+      seconds (this simulator's wall time for the run; SparseProp compiled beforehand),
+      prepare_s (SparseProp's preparation of the network: CSR, and for the summed rule the merged
+      multapses; 0 for the reference), seconds_nest (``nest.Simulate``), build_s_nest (NEST's
+      create and connect: the kernel, neurons, synapses and recorder),
       status (summed rows: "pass" when identical and max_abs_dt_ms <= 1e-9, else "FAIL";
       sequential rows: "identical" or "parts", not a failure), n_shared_instants, n_mixed_waves,
       n_at_refractory_end (in NEST's run: instants with two or more spikes; neuron-instants with
@@ -215,7 +221,7 @@ def nest_rows(sizes: Sizes, tick=lambda text: None, networks=nw.NAMES) -> list[d
         for rule in RULES:
             params = dataclasses.replace(case.params, simultaneous=rule)
             for simulator in SIMULATORS:
-                train, seconds = _run_evbench(simulator, case.network, params, case.v0, t_end)
+                train, seconds, prepare_s = _run_evbench(simulator, case.network, params, case.v0, t_end)
                 c = dv.compare(train, nest_train)
                 d = dv.diagnose(case.network, params, case.v0, train, nest_train, c["first_divergence"])
                 if rule == "summed":
@@ -227,7 +233,8 @@ def nest_rows(sizes: Sizes, tick=lambda text: None, networks=nw.NAMES) -> list[d
                                  t_end_ms=t_end, simulator=simulator, rule=rule, n_spikes=len(train),
                                  n_spikes_nest=len(nest_train), identical=c["identical"],
                                  max_abs_dt_ms=c["max_abs_dt_ms"], first_divergence=c["first_divergence"], **d,
-                                 seconds=seconds, seconds_nest=timings["run_s"], build_s_nest=timings["build_s"],
+                                 seconds=seconds, prepare_s=prepare_s, seconds_nest=timings["run_s"],
+                                 build_s_nest=timings["build_s"],
                                  status=status, **counts))
                 tick(f"nest {name} {simulator} {rule}")
     return rows
