@@ -30,7 +30,8 @@ Semantics (both simulators, exactly):
   A pulse arriving exactly at ``t + t_ref`` is applied. Exact ties happen (a neuron that fires
   together with its source and ``t_ref`` a multiple of ``delay``), but the two times are sums of
   different floating-point terms that round apart, so an arrival within ``TIE_ULPS`` (64) ulps
-  before ``t + t_ref`` counts as at the end (SparseProp: within ``2**-40 tau_m``).
+  before ``t + t_ref`` counts as at the end (SparseProp: within ``2**-40 tau_m``; either way at
+  most ``t_ref / 2``).
 * A pulse that brings an LIF neuron to ``V >= v_th`` makes it spike at once, at the pulse's time,
   before the next pulse of the batch is applied (it is reset, so a later pulse of the same batch
   acts on the reset value, or is discarded when ``t_ref > 0``). QIF neurons cannot be pulsed over
@@ -505,7 +506,7 @@ class _Naive:
     def _live(self, idx, t):
         """Which of neurons ``idx`` take a pulse at ``t`` (not refractory; ties at the end count as live)."""
         end = self.ref_end[idx]
-        return ~(t < end - TIE_ULPS * np.spacing(np.abs(end)))
+        return ~(t < end - np.minimum(TIE_ULPS * np.spacing(np.abs(end)), 0.5 * self.p.t_ref))
 
     def _reset(self, j, t):
         self.v[j] = self.p.v_reset

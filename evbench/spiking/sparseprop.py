@@ -304,7 +304,7 @@ def _lif_fire(j, E, tr, t0, tn, win, off, supra, Q, I, u, R, t_ref, ref, delay, 
     else:
         u[j] = -I[j] * (E * R)
     if t_ref > 0:
-        ref[j] = tr + t_ref - _LIF_TIE
+        ref[j] = tr + t_ref - min(_LIF_TIE, 0.5 * t_ref)
     qt[qn] = tr + delay
     qp[qn] = j
     return n_out + 1, qn + 1
@@ -486,56 +486,77 @@ def _lif_kernel(indptr, tgt, w, w_homo, wscale, I, homo, v0, t_ref, delay, t_end
 # neurons that cross spike at that instant, lowest index first. (In this file, not its own module:
 # numba's cache does not notice when functions of another file that a cached function calls change.)
 #
-# How it stays as fast as the sequential loop. Within one batch, the synapses of one presynaptic
-# neuron to the same target are merged into one (weights summed in synapse order) when the network
-# is prepared, so a batch's targets are distinct. A wave of one batch, the usual case, then runs
-# through the sequential pulse loop (``_lif_pulses``) unchanged: firing a target as soon as its
-# pulse crosses leaves the other targets as they would be, and only the order in which the wave's
-# spikes are recorded changes (sorted by neuron index afterwards). With equal weights a batch's
-# single synapses come first and keep the unstreamed-weight path; its merged ones follow. A wave
-# of several batches (spikes of one instant: common in E/I networks, absent in purely inhibitory
-# ones) is first summed per target into a scratch list, which then goes through the same pulse
-# loop. The wave helpers are inlined into the loop: as calls they cost a fifth of the run.
+# Pulses are additive in the keys, so a wave is applied pulse by pulse, as the sequential loop
+# does, but without testing: a target whose key reaches the threshold is noted (once per wave),
+# and after the wave the noted targets still at or over it fire, in index order. The cost per
+# pulse is the sequential loop's; a key over threshold sits in the tree only until the wave ends.
+# The wave helpers are inlined into the loop (as calls they would cost as much as a batch).
 
-# inlined into the loop (see above)
 _inline = nb.njit(cache=True, error_model="numpy", nogil=True, _nrt=False, inline="always")
 
 
-def _merge_multapses(indptr: np.ndarray, post: np.ndarray, weight: np.ndarray, homogeneous: bool):
-    """CSR with each presynaptic neuron's synapses to one target merged into one.
-
-    The merged weight is their sum, added in synapse order (``np.add.at`` adds in index order).
-    Within a batch the order of the merged synapses does not matter under the summed rule; with
-    ``homogeneous`` weights each neuron's single synapses come first (weight ``weight[0]``, not
-    streamed), then its merged ones, from ``mid[p]`` on. Otherwise ``mid = indptr[1:]``.
-    Returns ``(indptr, mid, post, weight)``.
-    """
-    n = indptr.shape[0] - 1
-    pre = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
-    key = pre * n + post.astype(np.int64)
-    _, first, inverse, count = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
-    total = np.zeros(first.size)
-    np.add.at(total, inverse, weight)
-    p_first = pre[first]
-    multiple = count > 1 if homogeneous else np.zeros(first.size, dtype=bool)
-    order = np.lexsort((first, multiple, p_first))  # by neuron, singles first, then synapse order
-    new_indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(p_first, minlength=n), out=new_indptr[1:])
-    mid = new_indptr[1:] - np.bincount(p_first[multiple], minlength=n)
-    return new_indptr, mid, np.ascontiguousarray(post[first[order]]), total[order]
+@_inline
+def _note(j, mark, wave, cand, nc):
+    """Note ``j`` as a candidate of this wave (once)."""
+    if mark[j] != wave:
+        mark[j] = wave
+        cand[nc] = j
+        nc += 1
+    return nc
 
 
-def _interleave(indptr: np.ndarray, mid: np.ndarray) -> np.ndarray:
-    """``ptr[2p] = indptr[p]``, ``ptr[2p + 1] = mid[p]``: one cache line holds a batch's bounds."""
-    ptr = np.empty(2 * indptr.shape[0] - 1, dtype=np.int64)
-    ptr[0::2] = indptr
-    ptr[1::2] = mid
-    return ptr
+@_hot
+def _lif_wave_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, a, b, F, E, mark, wave, cand, nc):
+    """``_lif_pulses`` that applies every pulse and notes the targets brought to threshold."""
+    off1 = off[1]
+    last = tgt.shape[0] - 1
+    w0 = w[0]
+    for syn in range(a, b):
+        ahead = tgt[_u(min(syn + _PREFETCH, last))]
+        _prefetch(tn, ahead)
+        _prefetch(win, off1 + (ahead >> _SHIFT))
+        j = tgt[_u(syn)]
+        if has_ref and tr < ref[_u(j)]:
+            continue
+        old = tn[_u(j)]
+        new = old + (w0 if w_homo else w[_u(syn)]) * F
+        if new <= E:
+            nc = _note(j, mark, wave, cand, nc)
+        tn[_u(j)] = new
+        if new > old:
+            i = j >> _SHIFT
+            if win[_u(off1 + i)] == j:
+                _node_update(tn, win, off, 1, i)
+                _tree_up2(tn, win, off, j, i)
+        elif new < old:
+            _tree_down(tn, win, off, j, new)
+    return nc
+
+
+@_hot
+def _lif_wave_pulses_any(tn, win, off, tgt, w, ref, has_ref, tr, a, b, G, E, supra, invD, u, I, mark, wave, cand,
+                         nc):
+    """``_lif_pulses_any`` that applies every pulse and notes the targets brought to threshold."""
+    for syn in range(a, b):
+        j = tgt[syn]
+        if has_ref and tr < ref[j]:
+            continue
+        if supra[j]:
+            old = tn[j]
+            new = old + w[syn] * G * invD[j]
+            _tree_set(tn, win, off, j, old, new)
+            if new <= E:
+                nc = _note(j, mark, wave, cand, nc)
+        else:
+            u[j] += w[syn] * G
+            if u[j] >= (1.0 - I[j]) * E:
+                nc = _note(j, mark, wave, cand, nc)
+    return nc
 
 
 @_hot
 def _sort_run(x, a, b):
-    """Insertion sort of ``x[a:b]`` (a wave's spikes: a handful)."""
+    """Insertion sort of ``x[a:b]`` (a wave's candidates: a handful)."""
     for i in range(a + 1, b):
         v = x[i]
         k = i - 1
@@ -546,91 +567,56 @@ def _sort_run(x, a, b):
 
 
 @_inline
-def _wave_need(ptr, qp, a, e, n):
+def _wave_need(indptr, qp, a, e, n):
     """At most one spike per target: room for ``min(n, pulses of the wave)`` spikes."""
     m = 0
     for q in range(a, e):
-        m += ptr[2 * qp[q] + 2] - ptr[2 * qp[q]]
+        m += indptr[qp[q] + 1] - indptr[qp[q]]
     return min(m, n)
 
 
-# Numba (Python 3.13) takes at most 30 arguments per call: arrays travel in tuples, ``net = (ptr,
-# tgt, w, w1)`` (``ptr`` from ``_interleave``), ``neu = (I, supra, invD, Q, u)``, ``tree = (tn,
-# win, off)``, ``scratch = (acc, mark, wt, ww)``.
-
-
-@_inline
-def _run(syn, b, t_, w_, homo, E, tr, t0, fast, neu, wscale, R, t_ref, ref, delay, tree, qt, qp, qn, out_t, out_i,
-         n_out):
-    """Pulses ``syn..b`` of ``(t_, w_)`` to distinct targets; a target that crosses fires at once."""
-    I, supra, invD, Q, u = neu
-    tn, win, off = tree
-    has_ref = t_ref > 0
-    F = E * wscale * invD[0]
-    G = E * wscale
-    while syn < b:
-        if fast:
-            syn = _lif_pulses(tn, win, off, t_, w_, homo, ref, has_ref, tr, syn, b, F, E)
-        else:
-            syn = _lif_pulses_any(tn, win, off, t_, w_, ref, has_ref, tr, syn, b, G, E, supra, invD, u, I)
-        if syn == b:
-            break
-        n_out, qn = _lif_fire(t_[syn], E, tr, t0, tn, win, off, supra, Q, I, u, R, t_ref, ref, delay,
-                              out_t, out_i, n_out, qt, qp, qn)
-        syn += 1
-    return n_out, qn
+# Numba (Python 3.13) takes at most 30 arguments per call: arrays travel in tuples, ``net = (indptr,
+# tgt, w)``, ``neu = (I, supra, invD, Q, u)``, ``tree = (tn, win, off)``, ``scratch = (mark, cand)``.
 
 
 @_inline
 def _wave(a, e, E, tr, t0, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, tree, qt, qp, qn, out_t, out_i,
-          n_out, scratch, wave_id):
-    """Deliver the batches ``qp[a:e]`` at ``tr`` as one wave. Returns ``(n_out, qn, wave_id)``."""
-    ptr, tgt, w, w1 = net
-    first_out, first_q = n_out, qn
-    if e - a == 1:
-        p2 = 2 * qp[a]
-        a_syn = ptr[p2]
-        if w_homo and fast:  # single synapses of weight w1[0] (not streamed), then merged ones
-            n_out, qn = _run(a_syn, ptr[p2 + 1], tgt, w1, True, E, tr, t0, fast, neu, wscale, R, t_ref, ref, delay,
-                             tree, qt, qp, qn, out_t, out_i, n_out)
-            a_syn = ptr[p2 + 1]
-        n_out, qn = _run(a_syn, ptr[p2 + 2], tgt, w, False, E, tr, t0, fast, neu, wscale, R, t_ref, ref, delay,
-                         tree, qt, qp, qn, out_t, out_i, n_out)
-    else:
-        acc, mark, wt, ww = scratch
-        wave_id += 1
-        m = 0
-        for q in range(a, e):
-            p2 = 2 * qp[q]
-            for s in range(ptr[p2], ptr[p2 + 2]):
-                j = tgt[s]
-                if t_ref > 0 and tr < ref[j]:
-                    continue
-                if mark[j] != wave_id:
-                    mark[j] = wave_id
-                    acc[j] = w[s]
-                    wt[m] = j
-                    m += 1
-                else:
-                    acc[j] += w[s]
-        for i in range(m):
-            ww[i] = acc[wt[i]]
-        n_out, qn = _run(0, m, wt, ww, False, E, tr, t0, fast, neu, wscale, R, t_ref, ref, delay, tree, qt, qp, qn,
-                         out_t, out_i, n_out)
-    if n_out - first_out > 1:  # the same neurons in both lists, in the same order
-        _sort_run(out_i, first_out, n_out)
-        _sort_run(qp, first_q, qn)
-    return n_out, qn, wave_id
+          n_out, scratch, wave):
+    """Deliver the batches ``qp[a:e]`` at ``tr`` as one wave. Returns ``(n_out, qn)``."""
+    indptr, tgt, w = net
+    I, supra, invD, Q, u = neu
+    tn, win, off = tree
+    mark, cand = scratch
+    has_ref = t_ref > 0
+    F = E * wscale * invD[0]
+    G = E * wscale
+    nc = 0
+    for q in range(a, e):
+        p = qp[q]
+        if fast:
+            nc = _lif_wave_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, indptr[p], indptr[p + 1], F, E,
+                                  mark, wave, cand, nc)
+        else:
+            nc = _lif_wave_pulses_any(tn, win, off, tgt, w, ref, has_ref, tr, indptr[p], indptr[p + 1], G, E, supra,
+                                      invD, u, I, mark, wave, cand, nc)
+    _sort_run(cand, 0, nc)
+    for k in range(nc):
+        j = cand[k]
+        if (tn[j] <= E) if supra[j] else (u[j] >= (1.0 - I[j]) * E):
+            n_out, qn = _lif_fire(j, E, tr, t0, tn, win, off, supra, Q, I, u, R, t_ref, ref, delay, out_t, out_i,
+                                  n_out, qt, qp, qn)
+    return n_out, qn
 
 
 @_hot
 def _lif_loop_summed(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, n_max, tree, qt, qp, out_t, out_i,
                      scratch):
-    """``_lif_loop`` with waves. ``ist[4]`` (mode): 0 next event, 1 a cascade at one
-    instant (``delay == 0``: the next wave is the queue); ``ist[6]``: room needed on ``_NEED``."""
+    """``_lif_loop`` with waves. ``ist[4]`` (mode): 0 next event, 1 a cascade at one instant
+    (``delay == 0``: the next wave is the queue); ``ist[6]``: room needed on ``_NEED``; ``ist[7]``:
+    waves so far (the marks of ``_note``)."""
     E, tr, t0, t_end_rel = fs[0], fs[1], fs[2], fs[3]
-    epochs, qh, qn, n_out, mode, wave_id = ist[0], ist[1], ist[2], ist[3], ist[4], ist[7]
-    ptr = net[0]
+    epochs, qh, qn, n_out, mode, wave = ist[0], ist[1], ist[2], ist[3], ist[4], ist[7]
+    indptr = net[0]
     I, supra, invD, Q, u = neu
     tn, win, off = tree
     n = I.shape[0]
@@ -669,7 +655,7 @@ def _lif_loop_summed(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, del
                 e = qh + 1
                 while e < qn and qt[e] == qt[qh]:
                     e += 1
-                need = _wave_need(ptr, qp, qh, e, n)
+                need = _wave_need(indptr, qp, qh, e, n)
                 if qn + need > cap_q or n_out + need > cap_o:
                     ist[6] = need
                     break
@@ -677,8 +663,9 @@ def _lif_loop_summed(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, del
                 E = math.exp(tr)
                 a = qh
                 qh = e
-                n_out, qn, wave_id = _wave(a, e, E, tr, t0, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay,
-                                           tree, qt, qp, qn, out_t, out_i, n_out, scratch, wave_id)
+                wave += 1
+                n_out, qn = _wave(a, e, E, tr, t0, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, tree, qt, qp,
+                                  qn, out_t, out_i, n_out, scratch, wave)
                 if n_max > 0 and n_out >= n_max:
                     n_out = n_max
                     code = _N_SPIKES
@@ -707,14 +694,15 @@ def _lif_loop_summed(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, del
         # mode 1 (delay == 0): the queued batches are the next wave at this instant
         if qh < qn:
             e = qn
-            need = _wave_need(ptr, qp, qh, e, n)
+            need = _wave_need(indptr, qp, qh, e, n)
             if qn + need > cap_q or n_out + need > cap_o:
                 ist[6] = need
                 break
             a = qh
             qh = e
-            n_out, qn, wave_id = _wave(a, e, E, tr, t0, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, tree,
-                                       qt, qp, qn, out_t, out_i, n_out, scratch, wave_id)
+            wave += 1
+            n_out, qn = _wave(a, e, E, tr, t0, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, tree, qt, qp, qn,
+                              out_t, out_i, n_out, scratch, wave)
             if n_max > 0 and n_out >= n_max:
                 n_out = n_max
                 code = _N_SPIKES
@@ -724,23 +712,22 @@ def _lif_loop_summed(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, del
             qh = 0
             qn = 0
     fs[0], fs[1], fs[2], fs[3] = E, tr, t0, t_end_rel
-    ist[0], ist[1], ist[2], ist[3], ist[4], ist[7] = epochs, qh, qn, n_out, mode, wave_id
+    ist[0], ist[1], ist[2], ist[3], ist[4], ist[7] = epochs, qh, qn, n_out, mode, wave
     return code
 
 
 @_jit
-def _lif_kernel_summed(ptr, tgt, w, w1, w_homo, wscale, I, homo, v0, t_ref, delay, t_end, n_max, max_deg, tn, win,
-                      off):
-    """``_lif_kernel`` under the summed rule: ``tgt, w`` from ``_merge_multapses``, ``ptr``
-    its ``_interleave``d bounds; with ``w_homo`` the single synapses weigh ``w1[0]``."""
+def _lif_kernel_summed(indptr, tgt, w, w_homo, wscale, I, homo, v0, t_ref, delay, t_end, n_max, max_deg, tn, win,
+                       off):
+    """``_lif_kernel`` under the summed rule."""
     supra, invD, Q, u, all_supra, ref, qt, qp, out_t, out_i, fs, ist = _lif_setup(I, v0, t_ref, n_max, max_deg,
                                                                                   tn, win, off)
     fs[3] = t_end
     n = v0.shape[0]
-    net = (ptr, tgt, w, w1)
+    net = (indptr, tgt, w)
     neu = (I, supra, invD, Q, u)
     tree = (tn, win, off)
-    scratch = (np.zeros(n), np.zeros(n, np.int64), np.zeros(n, tgt.dtype), np.zeros(n))
+    scratch = (np.zeros(n, np.int64), np.zeros(n, np.int64))
     R = math.exp(t_ref)
     fast = homo and all_supra
     while True:
@@ -997,16 +984,13 @@ class SparseProp:
                 f"with tau_m={params.tau_m!r}; use reference.spiking for such runs"
             )
         indptr, post, weight = network.csr
-        weight = np.ascontiguousarray(weight, dtype=np.float64) if weight.size else np.zeros(1)
-        self.w_homo = bool(np.all(weight == weight[0]))
-        self.summed = params.simultaneous == "summed" and params.model == "lif"
-        if self.summed:  # each batch's synapses to one target merged into one (see the summed rule's section)
-            self.w1 = weight[:1].copy()
-            indptr, mid, post, weight = _merge_multapses(indptr, post, weight[: post.shape[0]], self.w_homo)
-            self.ptr = _interleave(indptr, mid)
         self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
         self.tgt = np.ascontiguousarray(post, dtype=np.int32)
-        self.weight = np.ascontiguousarray(weight, dtype=np.float64) if weight.size else np.zeros(1)
+        self.weight = np.ascontiguousarray(weight, dtype=np.float64)
+        if not self.weight.size:
+            self.weight = np.zeros(1)
+        self.w_homo = bool(np.all(self.weight == self.weight[0]))
+        self.summed = params.simultaneous == "summed" and params.model == "lif"
         self.drive = np.ascontiguousarray(self.dimless.drive, dtype=np.float64)
         self.homo = bool(np.all(self.drive == self.drive[0]))
         self.off = _tree_layout(n)
@@ -1021,11 +1005,8 @@ class SparseProp:
         if p.model == "lif":
             common = (1.0 / d.v_scale, self.drive, self.homo, d.to_v(v0), d.t_ref, d.delay, t_end_d, n_spikes,
                       self.max_deg, tn, win, self.off)
-            if self.summed:
-                times, neurons, stop, v_final = _lif_kernel_summed(self.ptr, self.tgt, self.weight, self.w1,
-                                                                  self.w_homo, *common)
-            else:
-                times, neurons, stop, v_final = _lif_kernel(self.indptr, self.tgt, self.weight, self.w_homo, *common)
+            kernel = _lif_kernel_summed if self.summed else _lif_kernel
+            times, neurons, stop, v_final = kernel(self.indptr, self.tgt, self.weight, self.w_homo, *common)
         else:
             times, neurons, stop, v_final = _qif_kernel(
                 self.indptr, self.tgt, self.weight, self.w_homo, self.drive, self.homo,
