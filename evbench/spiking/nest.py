@@ -167,7 +167,7 @@ def n_ticks(networks=nw.NAMES) -> int:
 
 
 def _run_evbench(simulator: str, network, params, v0, t_end):
-    """A canonical train, the run's seconds and the preparation's (SparseProp: CSR, merged multapses)."""
+    """A canonical train, the run's seconds and the preparation's (SparseProp: its CSR and tree layout)."""
     t = time.perf_counter()
     if simulator == "reference":
         prepared, st = t, ref.simulate(network, params, v0, t_end=t_end)
@@ -192,13 +192,14 @@ def nest_rows(sizes: Sizes, tick=lambda text: None, networks=nw.NAMES) -> list[d
       |t - t_nest| over the spikes before the first divergence), first_divergence (index of the
       first differing neuron, or the shorter length; -1 if none), first_divergence_ms and
       first_divergence_neuron (the earlier of the two spikes there: the one that happens in one run
-      only), cause (diagnosed from the common history: "simultaneous pulses: ..." when a partial sum
-      crosses and the whole does not, "threshold within rounding", "order of near-simultaneous
-      spikes", "own threshold crossing at that instant", "unexplained: ..."; "" if identical),
-      seconds (this simulator's wall time for the run; SparseProp compiled beforehand),
-      prepare_s (SparseProp's preparation of the network: CSR, and for the summed rule the merged
-      multapses; 0 for the reference), seconds_nest (``nest.Simulate``), build_s_nest (NEST's
-      create and connect: the kernel, neurons, synapses and recorder),
+      only), cause (diagnosed from the common history, see ``divergence.diagnose``:
+      "simultaneous pulses: ..." when a partial sum crosses and the whole does not, "pulse at the
+      end of refractoriness: ...", "threshold within rounding: ...", "order of near-simultaneous
+      spikes ...", "own threshold crossing at that instant: ...", "unexplained: ..."; "" if
+      identical), seconds (this simulator's wall time for the run; SparseProp compiled
+      beforehand), prepare_s (SparseProp's preparation of the network: CSR and tree layout; 0 for
+      the reference), seconds_nest (``nest.Simulate``), build_s_nest (NEST's create and connect:
+      kernel, neurons, synapses, recorder),
       status (summed rows: "pass" when identical and max_abs_dt_ms <= 1e-9, else "FAIL";
       sequential rows: "identical" or "parts", not a failure), n_shared_instants, n_mixed_waves,
       n_at_refractory_end (in NEST's run: instants with two or more spikes; neuron-instants with
