@@ -11,9 +11,10 @@ autapses occur), listed in shuffled order.
 * ``ei``: 80 % excitatory, 20 % inhibitory (Dale's law), per-synapse weights (excitatory
   ``0.3 U(0.5, 1.5)`` mV, inhibitory ``-8`` times that: inhibition dominates), drive 2 to 15 mV above
   rheobase, ``delay = 1``, ``t_ref = 2`` ms. An excitatory spike often fires several neurons at one
-  instant; their batches then arrive together, with both signs. (With stronger excitation,
-  0.5-0.8 mV and ``g = 5-8``, rounding differences between simulators grow exponentially, to
-  1e-6 ms within 300 ms: these weights keep the network stable, within 1e-11 ms over 4 s.)
+  instant; their batches then arrive together, with both signs. (With stronger excitation the
+  rounding differences between simulators grow exponentially: measured against NEST at N = 1000,
+  to 1e-6 ms within 330 ms with 0.8 mV, ``g = 5`` and drive from 5 mV below rheobase; to 7e-11 ms
+  within 450 ms with 0.5 mV and ``g = 8``. These weights stay within 4e-12 ms over 4 s.)
 * ``excitatory``: excitation only, with many multapses (a third of the synapses repeated 1 to 3
   more times); 20 % pacemakers above rheobase that take no input, the rest below rheobase
   (firing only when pushed; weights ``0.5 U(0.5, 1.5)`` mV from pacemakers, ``0.1 U(0.5, 1.5)``
