@@ -246,3 +246,25 @@ def _warm_up():
     case = nw.make("ei", 50, seed=0)
     for rule in RULES:
         sp.SparseProp(case.network, dataclasses.replace(case.params, simultaneous=rule)).run(case.v0, n_spikes=50)
+
+
+if __name__ == "__main__":  # python -m evbench.spiking.nest [tiny|quick|thorough] [out.csv]: the table, printed
+    import sys
+
+    import pandas as pd
+
+    profile = sys.argv[1] if len(sys.argv) > 1 else "quick"
+    missing = nest_missing()
+    if missing:
+        sys.exit(missing)
+    start = time.perf_counter()
+    frame = pd.DataFrame(nest_rows(PROFILES[profile], tick=lambda text: print(f"[{time.perf_counter() - start:6.1f} s] "
+                                                                                  f"{text}", flush=True)),
+                         columns=COLUMNS)
+    with pd.option_context("display.width", 250, "display.max_columns", 40, "display.max_colwidth", 300):
+        print(frame[SUMMARY_COLUMNS].to_string())
+        parted = frame.loc[frame.cause != "", ["network", "simulator", "rule", "first_divergence_ms", "cause"]]
+        print(parted.to_string())
+    if len(sys.argv) > 2:
+        frame.to_csv(sys.argv[2], index=False)
+    sys.exit(int((frame[frame.rule == "summed"].status != "pass").any()))
