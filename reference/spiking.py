@@ -27,6 +27,11 @@ Semantics (both simulators, exactly):
   delta pulse ``V_j -> V_j + w`` at ``t + delay``. Pulses of one spike form a *batch*.
 * Refractoriness: after a spike at ``t``, ``V`` is held at ``v_reset`` on ``[t, t + t_ref)``; a
   pulse arriving at a time ``< t + t_ref`` is discarded; free evolution restarts at ``t + t_ref``.
+  A pulse arriving exactly at ``t + t_ref`` is applied. Exact ties happen (a neuron that fires
+  together with its source and ``t_ref`` a multiple of ``delay``), but the two times are sums of
+  different floating-point terms that round apart, so an arrival within ``TIE_ULPS`` (64) ulps
+  before ``t + t_ref`` counts as at the end (SparseProp: within ``2**-40 tau_m``; either way at
+  most ``t_ref / 2``).
 * A pulse that brings an LIF neuron to ``V >= v_th`` makes it spike at once, at the pulse's time,
   before the next pulse of the batch is applied (it is reset, so a later pulse of the same batch
   acts on the reset value, or is discarded when ``t_ref > 0``). QIF neurons cannot be pulsed over
@@ -37,6 +42,26 @@ Semantics (both simulators, exactly):
   behind it (first in, first out) and delivered, still at the same time, before any other event.
   With ``delay == 0`` and ``t_ref == 0`` an excitatory loop can fire without end at one instant:
   bound such runs with ``n_spikes``.
+* Simultaneous pulses (``SpikingParams.simultaneous``), LIF:
+
+  - ``"sequential"`` (the default): as above, pulse by pulse, a threshold test after each.
+  - ``"summed"`` (NEST's ``iaf_psc_delta_ps``): the pulses that arrive at one instant form a
+    *wave*, applied at once. With ``delay > 0`` a wave is every batch arriving at that time (the
+    batches of all spikes emitted at ``t - delay``); with ``delay == 0`` it is every batch queued
+    when the previous wave is done (the first wave: the spontaneous spike's batch; the next: the
+    batches of the spikes the first caused, and so on). Each neuron not refractory at ``t`` adds
+    the sum of its pulses in the wave (summed in emission, then synapse order) to ``V(t)``; then
+    one threshold test per neuron; those at or above ``v_th`` spike at ``t``, lowest index
+    first, and are reset. Pulses of the wave to a neuron refractory at ``t`` are discarded.
+
+  The rules differ only where a neuron takes two or more pulses of one wave: sequentially, a
+  partial sum that crosses fires it even when the whole would not (an excitatory pulse applied
+  before an inhibitory one), and with ``t_ref == 0`` the rest of the wave then acts on
+  ``v_reset`` and may fire it again; summed, it fires at most once per wave, iff the whole sum
+  crosses. Everything else (pulses before crossings at equal times, refractoriness, stops) is
+  the same.
+  A QIF neuron cannot be pulsed over its threshold, so for the QIF the two rules are the same
+  dynamics; both simulators then apply its pulses one by one.
 * Start: ``V = v0`` at ``t = 0``, nobody refractory; LIF needs ``v0 < v_th``, QIF ``v0`` finite or
   ``-inf`` (just reset).
 * Stop: before the first event later than ``t_end`` (then ``SpikeTrain.v_final`` holds ``V`` at
@@ -59,6 +84,8 @@ from functools import cached_property
 import numpy as np
 
 MODELS = ("lif", "qif")
+SIMULTANEOUS = ("sequential", "summed")
+TIE_ULPS = 64  # an arrival this close before the end of refractoriness is at its end
 
 
 def _show(value) -> str:
@@ -93,6 +120,8 @@ class SpikingParams:
     ``v_th``, ``v_reset``, ``v_rest`` default to 1, 0, 0 for the LIF and to ``+inf``, ``-inf``, 0
     for the QIF (the only values it accepts). ``delay`` and ``t_ref`` are in the time unit of
     ``tau_m``; ``drive`` is R*I in voltage units (LIF) or the dimensionless current (QIF).
+    ``simultaneous`` is the rule for pulses arriving at one instant: ``"sequential"`` or
+    ``"summed"`` (see the module docstring).
     """
 
     model: str = "lif"
@@ -103,10 +132,13 @@ class SpikingParams:
     v_rest: float | None = None
     t_ref: float = 0.0
     delay: float = 0.0
+    simultaneous: str = "sequential"
 
     def __post_init__(self):
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {_show(self.model)}")
+        if self.simultaneous not in SIMULTANEOUS:
+            raise ValueError(f"simultaneous must be one of {SIMULTANEOUS}, got {_show(self.simultaneous)}")
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
         put("tau_m", _real("tau_m", self.tau_m, minimum=0.0, strict=True))
         put("t_ref", _real("t_ref", self.t_ref, minimum=0.0))
@@ -471,6 +503,11 @@ class _Naive:
         else:
             self.arrivals.append((t + self.p.delay, j))
 
+    def _live(self, idx, t):
+        """Which of neurons ``idx`` take a pulse at ``t`` (not refractory; ties at the end count as live)."""
+        end = self.ref_end[idx]
+        return ~(t < end - np.minimum(TIE_ULPS * np.spacing(np.abs(end)), 0.5 * self.p.t_ref))
+
     def _reset(self, j, t):
         self.v[j] = self.p.v_reset
         self.t_last[j] = self.ref_end[j] = t + self.p.t_ref
@@ -493,7 +530,7 @@ class _Naive:
         crossed = []
         for pos in rounds:
             idx, w = self.post[a + pos], self.weight[a + pos]
-            live = ~(t < self.ref_end[idx])
+            live = self._live(idx, t)
             idx, w, pos = idx[live], w[live], pos[live]
             if not idx.size:
                 continue
@@ -509,8 +546,31 @@ class _Naive:
         for _, j in sorted(crossed):
             self._emit(j, t)
 
+    def _deliver_summed(self, t, sources):
+        """The batches of ``sources`` as one wave (the ``"summed"`` rule): per target, the sum of its
+        pulses (``np.bincount`` adds in input order: emission, then synapse order), one test."""
+        parts = [np.arange(self.indptr[i], self.indptr[i + 1]) for i in sources]
+        syn = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        idx, w = self.post[syn], self.weight[syn]
+        live = self._live(idx, t)
+        idx, w = idx[live], w[live]
+        if not idx.size:
+            return
+        total = np.bincount(idx, weights=w, minlength=self.n)
+        targets = np.unique(idx)  # sorted: spikes go lowest index first
+        v = self._v_at(targets, t) + total[targets]
+        self.v[targets] = v
+        self.t_last[targets] = t
+        self.t_next[targets] = self._time_to_spike(targets)
+        crossed = targets[v >= self.p.v_th].tolist()
+        for j in crossed:
+            self._reset(j, t)
+        for j in crossed:
+            self._emit(j, t)
+
     def run(self) -> SpikeTrain:
         stop = "quiescent"
+        summed = self.p.simultaneous == "summed" and self.p.model == "lif"
         with np.errstate(all="ignore"):
             try:
                 while True:
@@ -521,7 +581,13 @@ class _Naive:
                         if t > self.t_end:
                             stop = "t_end"
                             break
-                        self._deliver(t, self.arrivals.popleft()[1])
+                        if summed:
+                            wave = []
+                            while self.arrivals and self.arrivals[0][0] == t:
+                                wave.append(self.arrivals.popleft()[1])
+                            self._deliver_summed(t, wave)
+                        else:
+                            self._deliver(t, self.arrivals.popleft()[1])
                     elif t_spike < np.inf:
                         t = t_spike
                         if t > self.t_end:
@@ -530,7 +596,12 @@ class _Naive:
                         self._emit(i, t)
                         self._reset(i, t)
                         while self.fifo:
-                            self._deliver(t, self.fifo.popleft())
+                            if summed:
+                                wave = list(self.fifo)
+                                self.fifo.clear()
+                                self._deliver_summed(t, wave)
+                            else:
+                                self._deliver(t, self.fifo.popleft())
                     else:
                         if self.t_end < np.inf:
                             stop = "t_end"

@@ -1,8 +1,9 @@
 """SparseProp: exact event-driven simulation of LIF and QIF networks in O(k log N) per spike.
 
 The algorithm of Engelken (NeurIPS 2023), compiled with numba, with the models, parameters and
-semantics of ``reference.spiking`` (see its docstring: pulse order, refractoriness, ties, stops);
-it reproduces ``reference.spiking.simulate`` spike for spike.
+semantics of ``reference.spiking`` (see its docstring: pulse order, refractoriness, ties, stops,
+and the two rules for simultaneous pulses, ``"sequential"`` and ``"summed"``); it reproduces
+``reference.spiking.simulate`` spike for spike under either rule.
 
 Representation. All neurons advance equally in time, so each neuron keeps one number that free
 evolution leaves unchanged, its *key*, a monotone function of its next spike time; a global
@@ -54,6 +55,10 @@ _PREFETCH = 16  # synapses ahead
 _LIF_BITS = 32
 _QIF_WINDOW = 16.0
 _LIF_MAX_T_REF = 500.0  # in units of tau_m: exp(t_ref) scales the LIF keys
+# A pulse arriving this close (in tau_m) before the end of refractoriness arrives at its end: the
+# two times are sums of different terms (tr + t_ref, tr' + delay) that round apart on exact ties
+# (see reference.spiking). Times are relative to the epoch (< 23 tau_m): 2**-40 is ~256 ulps there.
+_LIF_TIE = 2.0**-40
 
 _jit = nb.njit(cache=True, error_model="numpy", nogil=True)
 # Hot paths run without numba's reference counting (they never allocate): passing an array to a
@@ -299,7 +304,7 @@ def _lif_fire(j, E, tr, t0, tn, win, off, supra, Q, I, u, R, t_ref, ref, delay, 
     else:
         u[j] = -I[j] * (E * R)
     if t_ref > 0:
-        ref[j] = tr + t_ref
+        ref[j] = tr + t_ref - min(_LIF_TIE, 0.5 * t_ref)
     qt[qn] = tr + delay
     qp[qn] = j
     return n_out + 1, qn + 1
@@ -411,7 +416,8 @@ def _lif_loop(fs, ist, indptr, tgt, w, w_homo, wscale, I, supra, invD, Q, u, fas
 
 
 @_jit
-def _lif_kernel(indptr, tgt, w, w_homo, wscale, I, homo, v0, t_ref, delay, t_end, n_max, max_deg, tn, win, off):
+def _lif_setup(I, v0, t_ref, n_max, max_deg, tn, win, off):
+    """Keys, tree, queues and output of a LIF run (shared by both rules' kernels)."""
     n = v0.shape[0]
     supra = I > 1.0
     invD = np.zeros(n)
@@ -433,16 +439,16 @@ def _lif_kernel(indptr, tgt, w, w_homo, wscale, I, homo, v0, t_ref, delay, t_end
     cap = n_max + max_deg + 1 if n_max > 0 else max(4096, 2 * max_deg + 2)
     out_t = np.empty(cap)
     out_i = np.empty(cap, np.int64)
-    fs = np.array([1.0, 0.0, 0.0, t_end])
-    ist = np.zeros(6, np.int64)
+    fs = np.array([1.0, 0.0, 0.0, 0.0])
+    ist = np.zeros(8, np.int64)  # 0-5: see the loop; 6: room needed (summed rule); 7: wave count (summed rule)
     ist[5] = -1
-    while True:
-        code = _lif_loop(fs, ist, indptr, tgt, w, w_homo, wscale, I, supra, invD, Q, u, homo and all_supra,
-                         math.exp(t_ref), t_ref, ref, delay, n_max, tn, win, off, qt, qp, out_t, out_i)
-        if code != _NEED:
-            break
-        qt, qp, ist[1], ist[2] = _room(qt, qp, ist[1], ist[2], max_deg + 1)
-        out_t, out_i = _grow(out_t, out_i, ist[3], max_deg + 1)
+    return supra, invD, Q, u, all_supra, ref, qt, qp, out_t, out_i, fs, ist
+
+
+@_jit
+def _lif_result(code, fs, ist, I, supra, tn, u, ref, t_ref, t_end, out_t, out_i):
+    """Spikes, stop code and (when stopped by ``t_end``) the final voltages."""
+    n = I.shape[0]
     n_out = ist[3]
     stop = code == _T_END or (code == _QUIET and t_end < np.inf)
     v_final = np.empty(n if stop else 0)
@@ -457,6 +463,281 @@ def _lif_kernel(indptr, tgt, w, w_homo, wscale, I, homo, v0, t_ref, delay, t_end
             else:
                 v_final[j] = I[j] + u[j] / E_end
     return out_t[:n_out].copy(), out_i[:n_out].copy(), code, v_final
+
+
+@_jit
+def _lif_kernel(indptr, tgt, w, w_homo, wscale, I, homo, v0, t_ref, delay, t_end, n_max, max_deg, tn, win, off):
+    supra, invD, Q, u, all_supra, ref, qt, qp, out_t, out_i, fs, ist = _lif_setup(I, v0, t_ref, n_max, max_deg,
+                                                                                  tn, win, off)
+    fs[3] = t_end
+    while True:
+        code = _lif_loop(fs, ist, indptr, tgt, w, w_homo, wscale, I, supra, invD, Q, u, homo and all_supra,
+                         math.exp(t_ref), t_ref, ref, delay, n_max, tn, win, off, qt, qp, out_t, out_i)
+        if code != _NEED:
+            break
+        qt, qp, ist[1], ist[2] = _room(qt, qp, ist[1], ist[2], max_deg + 1)
+        out_t, out_i = _grow(out_t, out_i, ist[3], max_deg + 1)
+    return _lif_result(code, fs, ist, I, supra, tn, u, ref, t_ref, t_end, out_t, out_i)
+
+
+# ----------------------------------------------------------------------------- LIF, summed rule
+# The "summed" rule for simultaneous pulses (NEST's), specified in ``reference.spiking``: the pulses
+# arriving at one instant form a wave; each neuron adds their sum, then one threshold test; the
+# neurons that cross spike at that instant, lowest index first. (In this file, not its own module:
+# numba's cache does not notice when functions of another file that a cached function calls change.)
+#
+# Pulses are additive in the keys, so a wave is applied pulse by pulse, as the sequential loop
+# does, but without testing: a target whose key reaches the threshold is noted (once per wave),
+# and after the wave the noted targets still at or over it fire, in index order. The cost per
+# pulse is the sequential loop's; a key over threshold sits in the tree only until the wave ends.
+# The wave helpers are inlined into the loop (as calls they would cost as much as a batch).
+
+_inline = nb.njit(cache=True, error_model="numpy", nogil=True, _nrt=False, inline="always")
+
+
+@_inline
+def _note(j, mark, wave, cand, nc):
+    """Note ``j`` as a candidate of this wave (once)."""
+    if mark[j] != wave:
+        mark[j] = wave
+        cand[nc] = j
+        nc += 1
+    return nc
+
+
+@_hot
+def _lif_wave_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, a, b, F, E, mark, wave, cand, nc):
+    """``_lif_pulses`` that applies every pulse and notes the targets brought to threshold."""
+    off1 = off[1]
+    last = tgt.shape[0] - 1
+    w0 = w[0]
+    for syn in range(a, b):
+        ahead = tgt[_u(min(syn + _PREFETCH, last))]
+        _prefetch(tn, ahead)
+        _prefetch(win, off1 + (ahead >> _SHIFT))
+        j = tgt[_u(syn)]
+        if has_ref and tr < ref[_u(j)]:
+            continue
+        old = tn[_u(j)]
+        new = old + (w0 if w_homo else w[_u(syn)]) * F
+        if new <= E:
+            nc = _note(j, mark, wave, cand, nc)
+        tn[_u(j)] = new
+        if new > old:
+            i = j >> _SHIFT
+            if win[_u(off1 + i)] == j:
+                _node_update(tn, win, off, 1, i)
+                _tree_up2(tn, win, off, j, i)
+        elif new < old:
+            _tree_down(tn, win, off, j, new)
+    return nc
+
+
+@_hot
+def _lif_wave_pulses_any(tn, win, off, tgt, w, ref, has_ref, tr, a, b, G, E, supra, invD, u, I, mark, wave, cand,
+                         nc):
+    """``_lif_pulses_any`` that applies every pulse and notes the targets brought to threshold."""
+    for syn in range(a, b):
+        j = tgt[syn]
+        if has_ref and tr < ref[j]:
+            continue
+        if supra[j]:
+            old = tn[j]
+            new = old + w[syn] * G * invD[j]
+            _tree_set(tn, win, off, j, old, new)
+            if new <= E:
+                nc = _note(j, mark, wave, cand, nc)
+        else:
+            u[j] += w[syn] * G
+            if u[j] >= (1.0 - I[j]) * E:
+                nc = _note(j, mark, wave, cand, nc)
+    return nc
+
+
+@_hot
+def _sort_run(x, a, b):
+    """Insertion sort of ``x[a:b]`` (a wave's candidates: a handful)."""
+    for i in range(a + 1, b):
+        v = x[i]
+        k = i - 1
+        while k >= a and x[k] > v:
+            x[k + 1] = x[k]
+            k -= 1
+        x[k + 1] = v
+
+
+@_inline
+def _wave_need(indptr, qp, a, e, n):
+    """At most one spike per target: room for ``min(n, pulses of the wave)`` spikes."""
+    m = 0
+    for q in range(a, e):
+        m += indptr[qp[q] + 1] - indptr[qp[q]]
+    return min(m, n)
+
+
+# Numba (Python 3.13) takes at most 30 arguments per call: arrays travel in tuples, ``net = (indptr,
+# tgt, w)``, ``neu = (I, supra, invD, Q, u)``, ``tree = (tn, win, off)``, ``scratch = (mark, cand)``.
+
+
+@_inline
+def _wave(a, e, E, tr, t0, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, tree, qt, qp, qn, out_t, out_i,
+          n_out, scratch, wave):
+    """Deliver the batches ``qp[a:e]`` at ``tr`` as one wave. Returns ``(n_out, qn)``."""
+    indptr, tgt, w = net
+    I, supra, invD, Q, u = neu
+    tn, win, off = tree
+    mark, cand = scratch
+    has_ref = t_ref > 0
+    F = E * wscale * invD[0]
+    G = E * wscale
+    nc = 0
+    for q in range(a, e):
+        p = qp[q]
+        if fast:
+            nc = _lif_wave_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, indptr[p], indptr[p + 1], F, E,
+                                  mark, wave, cand, nc)
+        else:
+            nc = _lif_wave_pulses_any(tn, win, off, tgt, w, ref, has_ref, tr, indptr[p], indptr[p + 1], G, E, supra,
+                                      invD, u, I, mark, wave, cand, nc)
+    _sort_run(cand, 0, nc)
+    for k in range(nc):
+        j = cand[k]
+        if (tn[j] <= E) if supra[j] else (u[j] >= (1.0 - I[j]) * E):
+            n_out, qn = _lif_fire(j, E, tr, t0, tn, win, off, supra, Q, I, u, R, t_ref, ref, delay, out_t, out_i,
+                                  n_out, qt, qp, qn)
+    return n_out, qn
+
+
+@_hot
+def _lif_loop_summed(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, n_max, tree, qt, qp, out_t, out_i,
+                     scratch):
+    """``_lif_loop`` with waves. ``ist[4]`` (mode): 0 next event, 1 a cascade at one instant
+    (``delay == 0``: the next wave is the queue); ``ist[6]``: room needed on ``_NEED``; ``ist[7]``:
+    waves so far (the marks of ``_note``)."""
+    E, tr, t0, t_end_rel = fs[0], fs[1], fs[2], fs[3]
+    epochs, qh, qn, n_out, mode, wave = ist[0], ist[1], ist[2], ist[3], ist[4], ist[7]
+    indptr = net[0]
+    I, supra, invD, Q, u = neu
+    tn, win, off = tree
+    n = I.shape[0]
+    inf = np.inf
+    has_ref = t_ref > 0
+    root = off[off.shape[0] - 2]
+    C = _LIF_BITS * math.log(2.0)
+    emax = 2.0**_LIF_BITS
+    scale = 2.0**-_LIF_BITS
+    cap_q = qt.shape[0]
+    cap_o = out_t.shape[0]
+    code = _NEED
+    while True:
+        if mode == 0:
+            while E >= emax:
+                epochs += 1
+                t0 = epochs * C
+                E *= scale
+                tr -= C
+                t_end_rel -= C
+                for i in range(tn.shape[0]):
+                    tn[i] *= scale
+                for i in range(u.shape[0]):
+                    u[i] *= scale
+                if has_ref:
+                    for i in range(ref.shape[0]):
+                        ref[i] -= C
+                for q in range(qh, qn):
+                    qt[q] -= C
+            smin = tn[root]
+            ls = math.log(smin) if smin < inf else inf
+            if delay > 0 and qh < qn and qt[qh] <= ls:
+                if qt[qh] > t_end_rel:
+                    code = _T_END
+                    break
+                e = qh + 1
+                while e < qn and qt[e] == qt[qh]:
+                    e += 1
+                need = _wave_need(indptr, qp, qh, e, n)
+                if qn + need > cap_q or n_out + need > cap_o:
+                    ist[6] = need
+                    break
+                tr = qt[qh]
+                E = math.exp(tr)
+                a = qh
+                qh = e
+                wave += 1
+                n_out, qn = _wave(a, e, E, tr, t0, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, tree, qt, qp,
+                                  qn, out_t, out_i, n_out, scratch, wave)
+                if n_max > 0 and n_out >= n_max:
+                    n_out = n_max
+                    code = _N_SPIKES
+                    break
+                continue
+            elif smin < inf:
+                if ls > t_end_rel:
+                    code = _T_END
+                    break
+                if qn >= cap_q or n_out >= cap_o:
+                    ist[6] = 1
+                    break
+                E = smin
+                tr = ls
+                n_out, qn = _lif_fire(win[root], E, tr, t0, tn, win, off, supra, Q, I, u, R, t_ref, ref, delay,
+                                      out_t, out_i, n_out, qt, qp, qn)
+                if n_out == n_max:
+                    code = _N_SPIKES
+                    break
+                if delay > 0:
+                    continue
+                mode = 1
+            else:
+                code = _QUIET
+                break
+        # mode 1 (delay == 0): the queued batches are the next wave at this instant
+        if qh < qn:
+            e = qn
+            need = _wave_need(indptr, qp, qh, e, n)
+            if qn + need > cap_q or n_out + need > cap_o:
+                ist[6] = need
+                break
+            a = qh
+            qh = e
+            wave += 1
+            n_out, qn = _wave(a, e, E, tr, t0, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, tree, qt, qp, qn,
+                              out_t, out_i, n_out, scratch, wave)
+            if n_max > 0 and n_out >= n_max:
+                n_out = n_max
+                code = _N_SPIKES
+                break
+        else:
+            mode = 0
+            qh = 0
+            qn = 0
+    fs[0], fs[1], fs[2], fs[3] = E, tr, t0, t_end_rel
+    ist[0], ist[1], ist[2], ist[3], ist[4], ist[7] = epochs, qh, qn, n_out, mode, wave
+    return code
+
+
+@_jit
+def _lif_kernel_summed(indptr, tgt, w, w_homo, wscale, I, homo, v0, t_ref, delay, t_end, n_max, max_deg, tn, win,
+                       off):
+    """``_lif_kernel`` under the summed rule."""
+    supra, invD, Q, u, all_supra, ref, qt, qp, out_t, out_i, fs, ist = _lif_setup(I, v0, t_ref, n_max, max_deg,
+                                                                                  tn, win, off)
+    fs[3] = t_end
+    n = v0.shape[0]
+    net = (indptr, tgt, w)
+    neu = (I, supra, invD, Q, u)
+    tree = (tn, win, off)
+    scratch = (np.zeros(n, np.int64), np.zeros(n, np.int64))
+    R = math.exp(t_ref)
+    fast = homo and all_supra
+    while True:
+        code = _lif_loop_summed(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, n_max, tree, qt, qp,
+                                out_t, out_i, scratch)
+        if code != _NEED:
+            break
+        qt, qp, ist[1], ist[2] = _room(qt, qp, ist[1], ist[2], ist[6])
+        out_t, out_i = _grow(out_t, out_i, ist[3], ist[6])
+    return _lif_result(code, fs, ist, I, supra, tn, u, ref, t_ref, t_end, out_t, out_i)
 
 
 # ----------------------------------------------------------------------------- QIF
@@ -709,6 +990,7 @@ class SparseProp:
         if not self.weight.size:
             self.weight = np.zeros(1)
         self.w_homo = bool(np.all(self.weight == self.weight[0]))
+        self.summed = params.simultaneous == "summed" and params.model == "lif"
         self.drive = np.ascontiguousarray(self.dimless.drive, dtype=np.float64)
         self.homo = bool(np.all(self.drive == self.drive[0]))
         self.off = _tree_layout(n)
@@ -721,10 +1003,10 @@ class SparseProp:
         tn = _aligned_full(int(self.off[-1]), np.inf)
         win = np.zeros(int(self.off[-1]), dtype=np.int32)
         if p.model == "lif":
-            times, neurons, stop, v_final = _lif_kernel(
-                self.indptr, self.tgt, self.weight, self.w_homo, 1.0 / d.v_scale, self.drive, self.homo,
-                d.to_v(v0), d.t_ref, d.delay, t_end_d, n_spikes, self.max_deg, tn, win, self.off,
-            )
+            common = (1.0 / d.v_scale, self.drive, self.homo, d.to_v(v0), d.t_ref, d.delay, t_end_d, n_spikes,
+                      self.max_deg, tn, win, self.off)
+            kernel = _lif_kernel_summed if self.summed else _lif_kernel
+            times, neurons, stop, v_final = kernel(self.indptr, self.tgt, self.weight, self.w_homo, *common)
         else:
             times, neurons, stop, v_final = _qif_kernel(
                 self.indptr, self.tgt, self.weight, self.w_homo, self.drive, self.homo,
