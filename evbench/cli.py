@@ -150,7 +150,10 @@ def _add_spiketimes(sub):
                                           "statistics, SparseProp scaling and the E/I networks")
     p.add_argument("--profile", choices=PROFILES.names(), default="quick",
                    help="quick (minutes; the default), thorough (hours), tiny (seconds, for tests)")
-    _choices(p, "--table", SPIKETIME_TABLES, "table")
+    _choices(p, "--table", [t for t in SPIKETIME_TABLES if t != "nest"], "table")
+    p.add_argument("--against", action="append", default=[], choices=["nest"], metavar="SIMULATOR",
+                   help="compare evbench's exact simulators with an independent one, spike for spike "
+                        "(repeatable; one of: nest; alone, only its table is made)")
     _output(p)
     _progress(p)
 
@@ -159,7 +162,7 @@ def _add_spiketimes(sub):
         from .harness.results import Output
 
         return spiketimes.run_command(spiketimes.Options(args.profile, args.table, Output(args.out, args.into),
-                                                         not args.no_progress))
+                                                         not args.no_progress, args.against))
 
     p.set_defaults(run=run)
 

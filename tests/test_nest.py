@@ -133,3 +133,28 @@ def test_coarsest_grid():
     assert en.resolution_for(SpikingParams("lif", delay=0.1, t_ref=0.2)) == 0.1
     with pytest.raises(ValueError, match="LIF"):
         en.resolution_for(SpikingParams("qif", delay=1.0, t_ref=1.0))
+
+
+@needs_nest
+def test_spiketimes_against_nest_writes_the_nest_table(tmp_path, capsys):
+    """``evbench spiketimes --against nest``: only the nest table, the exit status of the summed rule."""
+    import pandas as pd
+
+    from evbench.cli import main
+
+    assert main(["spiketimes", "--against", "nest", "--profile", "tiny", "--no-progress", "--out", str(tmp_path)]) == 0
+    (machine,) = tmp_path.iterdir()
+    (csv,) = machine.glob("spiketimes-nest-tiny-*.csv")
+    assert [p.name.split("-")[1] for p in machine.glob("spiketimes-*.csv")] == ["nest"]
+    table = pd.read_csv(csv)
+    assert set(table[table.rule == "summed"].status) == {"pass"}
+    assert set(table.network) == set(nw.NAMES)
+
+
+def test_against_nest_without_nest_is_a_clear_error(monkeypatch, tmp_path, capsys):
+    from evbench.cli import main
+
+    monkeypatch.setattr(en, "nest_missing", lambda: "NEST is not installed: pip install 'nest-simulator>=3.10'")
+    assert main(["spiketimes", "--against", "nest", "--no-progress", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "error: --against nest: NEST is not installed: pip install" in err and "Traceback" not in err

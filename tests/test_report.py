@@ -101,6 +101,13 @@ def write_spiketimes(folder, tables=report.SPIKETIME_TABLES, stamp=STAMP1):
                                    (np.log(n) if i == "sparseprop" else n / 100), spikes_per_s=1.0,
                                    ns_per_synaptic_update=1.0) for i in ("sparseprop", "naive")
                               for n in (1000, 10000, 100000)]),
+        nest=pd.DataFrame([dict(network=n, n=1000, simulator=s, rule=r, n_spikes=10_000, n_spikes_nest=10_000,
+                                identical=r == "summed" or n != "ei", max_abs_dt_ms=1e-12,
+                                first_divergence=-1 if r == "summed" or n != "ei" else 188,
+                                cause="" if r == "summed" or n != "ei" else "simultaneous pulses: ...",
+                                status="pass" if r == "summed" else ("identical" if n != "ei" else "parts"))
+                           for n in ("inhibitory", "ei", "excitatory") for s in ("reference", "sparseprop")
+                           for r in ("summed", "sequential")]),
         ei=pd.DataFrame([dict(model=m, backend=BACKENDS[1], scale=s, n_neurons=4000 * s, sim_ms=1000.0, wall_s=2.0 * s,
                               wall_per_sim_s=2.0 * s, rate_exc_hz=5.0, rate_inh_hz=10.0, in_regime=s < 4)
                          for m in ("coba", "cuba") for s in (1, 2, 4)]),
@@ -170,8 +177,11 @@ def test_full_report_has_every_section_and_embeds_every_figure(tmp_path):
     slopes = secs["scaling"].tables[0][1]
     base = slopes[slopes.backend == report.BASELINE].slope
     assert np.allclose(base, 2.0, atol=1e-6)  # dense time ∝ n²
-    order = secs["spiketimes"].tables[1][1]
+    spike_tables = dict(secs["spiketimes"].tables)
+    order = next(t for name, t in spike_tables.items() if name.startswith("Convergence order"))
     assert np.allclose(order.order, 2.0)
+    nest = next(t for name, t in spike_tables.items() if name.startswith("Against NEST"))
+    assert set(nest[nest.rule == "summed"].status) == {"pass"} and "parts" in set(nest.status)
     regress = secs["history"].tables[0][1]
     assert set(regress.benchmark) == {"products.Vecmat.time_product", "memory.Vecmat.peakmem_product"}
     assert np.allclose(regress.worse_by, 2.0)

@@ -380,6 +380,13 @@ for _t in (
            "wall_s", "wall_per_sim_s", "rate_exc_hz", "rate_inh_hz", "in_regime", "expected_rate_hz", "build_s"),
           "evbench spiketimes", "E/I networks: wall time per simulated second",
           required=("model", "backend", "wall_per_sim_s")),
+    Table("spiketimes-nest", ("machine", "network", "n", "simulator", "rule"),
+          ("network", "n", "n_synapses", "delay_ms", "t_ref_ms", "resolution_ms", "t_end_ms", "simulator", "rule",
+           "n_spikes", "n_spikes_nest", "identical", "max_abs_dt_ms", "first_divergence", "first_divergence_ms",
+           "first_divergence_neuron", "cause", "seconds", "prepare_s", "seconds_nest", "build_s_nest", "status",
+           "n_shared_instants", "n_mixed_waves", "n_at_refractory_end"),
+          "evbench spiketimes --against nest", "evbench's exact simulators against NEST's iaf_psc_delta_ps",
+          required=("network", "simulator", "rule", "status")),
 ):
     TABLES.register(_t)
 

@@ -78,6 +78,14 @@ one core; ``sparseprop.time_run``: the fastest of ``repeat`` runs after a relaxa
   "too_large": a dense matrix beyond the profile's scale, "too_slow": predicted over 60 s, "error"),
   reason, build_s.
 
+``nest`` (``--against nest``; NEST optional) — evbench's exact simulators (the naive reference and
+SparseProp) against NEST's ``iaf_psc_delta_ps`` on three LIF networks, under both rules for
+simultaneous pulses: one row per network × simulator × rule; the columns are documented in
+:func:`evbench.spiking.nest.nest_rows`. Under NEST's rule (``summed``) a row's status is
+``pass`` only when the spike sequences are identical and max |Δt| ≤ 1e-9 ms (the exit status
+fails otherwise); under evbench's default (``sequential``) ``identical`` or ``parts``, with the
+first divergence and its diagnosed cause.
+
 Profiles: ``quick`` (<= 4 minutes on a 2-core machine), ``thorough`` (the issue's sizes: 1e5
 spikes at N = 1e4 for ``exact``, N up to 1e6 for ``scaling``), ``tiny`` (seconds; for tests).
 """
@@ -93,8 +101,10 @@ from ..registry import Registry
 from .results import SPIKETIME_TABLES, TABLES, Output, Transaction, Written, metadata, stamp, usage
 from .spikecompare import convergence_rows, exact_rows, operator_rows, order_rows, statistics_rows
 
-#: the tables, in the order they are made (``--table`` takes these names)
-TABLE_NAMES = SPIKETIME_TABLES
+#: evbench's own tables, in the order they are made (``--table`` takes these names)
+TABLE_NAMES = tuple(t for t in SPIKETIME_TABLES if t != "nest")
+#: independent simulators to compare against (``--against``): the table each adds
+AGAINST = {"nest": "nest"}
 EI_MAX_CASE_S = 60.0
 
 
@@ -212,8 +222,10 @@ def run_all(pr: SpikeProfile, *, progress: bool = True, tables=TABLE_NAMES) -> t
 
     from ..peers import backends
 
+    from ..spiking import nest
+
     n_backends = len(backends())
-    counts = dict(exact=2 * (len(pr.exact_delays) + 1),
+    counts = dict(nest=nest.n_ticks(), exact=2 * (len(pr.exact_delays) + 1),
                   convergence=2 * len(pr.conv_backends) * 3 * len(pr.conv_dts), order=0,
                   operators=2 * len(pr.ops_dtypes) * (n_backends - 1), statistics=2,
                   scaling=len(pr.scale_ns) + len(pr.naive_ns),
@@ -227,7 +239,7 @@ def run_all(pr: SpikeProfile, *, progress: bool = True, tables=TABLE_NAMES) -> t
 
     out, seconds = {}, {}
     makers = dict(exact=exact_rows, convergence=convergence_rows, operators=operator_rows,
-                  statistics=statistics_rows, scaling=scaling_rows, ei=ei_rows)
+                  statistics=statistics_rows, scaling=scaling_rows, ei=ei_rows, nest=nest_rows)
     for name in tables:
         t = time.perf_counter()
         if name == "order":
@@ -241,14 +253,25 @@ def run_all(pr: SpikeProfile, *, progress: bool = True, tables=TABLE_NAMES) -> t
     return out, seconds
 
 
+def nest_rows(pr: SpikeProfile, tick):
+    """The ``nest`` table: evbench's exact simulators against NEST under both rules for
+    simultaneous pulses (:func:`evbench.spiking.nest.nest_rows`), at this profile's sizes."""
+    from ..spiking import nest
+
+    return nest.nest_rows(nest.PROFILES[pr.name], tick=tick)
+
+
 @dataclass
 class Options:
-    """``evbench spiketimes``: the profile, which tables (none: every one), where the results go."""
+    """``evbench spiketimes``: the profile, which of evbench's tables (none: every one, unless
+    ``against`` names a simulator: then only its table), independent simulators to compare
+    against (``"nest"``), where the results go."""
 
     profile: str = "quick"
     tables: list = field(default_factory=list)
     output: Output = field(default_factory=Output)
     progress: bool = True
+    against: list = field(default_factory=list)
 
 
 @dataclass
@@ -264,6 +287,10 @@ class Outcome:
         exact = self.frames.get("exact")
         if exact is not None and len(exact):
             text += f"; exact: {int((exact['status'] == 'pass').sum())}/{len(exact)} identical"
+        nest = self.frames.get("nest")
+        if nest is not None and len(nest):
+            summed = nest[nest["rule"] == "summed"]
+            text += f"; against NEST (summed rule): {int((summed['status'] == 'pass').sum())}/{len(summed)} identical"
         return text
 
 
@@ -276,9 +303,22 @@ def check(options: Options) -> tuple:
     if unknown:
         raise ValueError(f"unknown spike-time table{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
                          f"valid: {', '.join(TABLE_NAMES)}, all")
-    tables = tuple(options.tables) if options.tables and "all" not in options.tables else TABLE_NAMES
+    bad = [a for a in options.against if a not in AGAINST]
+    if bad:
+        raise ValueError(f"unknown simulator to compare against {', '.join(map(repr, bad))}; valid: {', '.join(AGAINST)}")
+    if options.tables and "all" not in options.tables:
+        tables = tuple(options.tables)
+    else:
+        tables = () if options.against and not options.tables else TABLE_NAMES
     if "order" in tables and "convergence" not in tables:
         tables = tuple(t for t in TABLE_NAMES if t in tables or t == "convergence")
+    if "nest" in options.against:
+        from ..spiking.nest import nest_missing
+
+        missing = nest_missing()
+        if missing:
+            raise ValueError(f"--against nest: {missing}")
+        tables = tables + (AGAINST["nest"],)
     return pr, tables
 
 
@@ -307,6 +347,9 @@ def run_command(options: Options) -> Outcome:
     print(f"\n{total:.0f} s. Written: {2 * len(frames)} files in {folder} "
           f"(spiketimes-*-{options.profile}-{st}.*), {written.meta.name}")
     bad = "exact" in frames and (frames["exact"].status != "pass").any()
+    if "nest" in frames:  # under NEST's rule evbench must reproduce NEST spike for spike
+        summed = frames["nest"][frames["nest"]["rule"] == "summed"]
+        bad = bad or (summed.status != "pass").any()
     return Outcome(1 if bad else 0, frames, written, total)
 
 
@@ -322,6 +365,8 @@ def _summary(frames, table) -> str:
         scaling=["impl", "n", "n_spikes", "spikes_per_s", "ns_per_synaptic_update"],
         ei=["model", "family", "backend", "scale", "wall_per_sim_s", "rate_exc_hz", "rate_inh_hz", "in_regime",
             "status"],
+        nest=["network", "n", "simulator", "rule", "n_spikes", "n_spikes_nest", "identical", "max_abs_dt_ms",
+              "first_divergence", "seconds", "seconds_nest", "status"],
     )
     for name, frame in frames.items():
         if frame.empty:

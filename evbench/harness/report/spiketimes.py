@@ -32,6 +32,14 @@ def draw(res) -> Section:
         sec.tables.append(("Exact against exact (SparseProp against the naive reference)", exact[cols]))
     else:
         sec.notes.append("No `exact` table (SparseProp against the naive reference).")
+    nest = table_or_none(res, "nest", ("network", "simulator", "rule", "status"))
+    if nest is not None:
+        cols = [c for c in ("network", "n", "simulator", "rule", "n_spikes", "n_spikes_nest", "identical",
+                            "max_abs_dt_ms", "first_divergence", "first_divergence_ms", "cause", "seconds",
+                            "seconds_nest", "status") if c in nest.columns]
+        sec.tables.append(("Against NEST's iaf_psc_delta_ps: under NEST's rule for simultaneous pulses (summed) "
+                           "evbench must reproduce it spike for spike; under its own (sequential) the first "
+                           "divergence and its cause", nest[cols]))
 
     conv = table_or_none(res, "convergence", ("dt_ms",))
     if conv is not None and "status" in conv.columns:
@@ -202,4 +210,5 @@ def order_of(order: pd.DataFrame | None, kd: dict) -> tuple[float, float, bool]:
     return num(m["order"].iloc[0]), num(se), True
 
 
-SECTION = SectionSpec('spiketimes', "Spike times: exact agreement, convergence with dt, SparseProp cost, E/I network", ('spiketimes-exact', 'spiketimes-convergence', 'spiketimes-order', 'spiketimes-operators', 'spiketimes-statistics', 'spiketimes-scaling', 'spiketimes-ei'), draw)
+SECTION = SectionSpec("spiketimes", "Spike times: exact agreement, NEST, convergence with dt, SparseProp cost, E/I network",
+                      tuple("spiketimes-" + t for t in SPIKETIME_TABLES), draw)
