@@ -109,3 +109,71 @@ def test_communication_is_chosen_per_orientation():
     by_post = shard(get_family("csr").build(8, 8, conn_prob=0.5, seed=0), _mesh(), axis="cols")
     assert by_post.communication("vecmat") == "all-gather" and by_post.T.axis == "rows"
     assert by_post.T.communication("matvec") == "all-gather"
+
+
+def test_the_sharded_command_refuses_devices_jax_cannot_have(tmp_path, capsys):
+    from evbench.cli import main
+
+    jax.devices()  # JAX has started: its device count is fixed
+    assert main(["sharded", "bench", "--devices", "64", "--profile", "tiny", "--into", str(tmp_path)]) == 2
+    assert "xla_force_host_platform_device_count=64" in capsys.readouterr().err
+    assert main(["sharded", "validate", "--profile", "nope", "--into", str(tmp_path)]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_collective_volume_reads_what_a_compiled_step_moves():
+    from evbench.harness.shard.model import collective_volume
+
+    hlo = """
+  %reduce_scatter.14 = f32[1,250]{0,1} reduce-scatter(%copy), channel_id=1, dimensions={1}, to_apply=%add
+  %all-gather.3 = pred[2000]{0} all-gather(%spikes), channel_id=2, dimensions={0}
+  %collective-permute.1 = pred[100]{0} collective-permute(%x), source_target_pairs={{0,1},{1,2},{2,3},{3,4},{4,5},{5,6}}
+  %add.7 = f32[250]{0} add(%a, %b)
+"""
+    got = collective_volume(hlo, 8)
+    assert got == {"reduce-scatter": 250 * 4 * 7, "all-gather": 2000 * 7 / 8, "collective-permute": 100 * 6 / 8}
+
+
+def test_the_model_recovers_known_costs_and_projects_the_stated_volumes():
+    import pandas as pd
+
+    from evbench.harness.shard.model import fit_comm, fit_local, project, step_volume
+
+    rows = []
+    for D in (1, 2, 4, 8):
+        for n in (1024, 4096):
+            B = (D - 1) * (n // D) * 4
+            rows.append(dict(family="csr", product="vecmat", event_driven=True, status="ok", n_devices=D, n=n,
+                             synapses_per_device=n * 10 / D, unsharded_median_s=2e-6 + 3e-9 * n * 10,
+                             communication="reduce-scatter", comm_bytes_per_device=B,
+                             comm_median_s=5e-5 + 1e-5 * (D - 1) + B / 2e9))
+    frame = pd.DataFrame(rows)
+    local = fit_local(frame).iloc[0]
+    assert np.isclose(local.c_s_per_synapse, 3e-9) and np.isclose(local.a_s, 2e-6)
+    comm = fit_comm(frame).iloc[0]
+    assert np.isclose(comm.alpha_s, 5e-5) and np.isclose(comm.alpha_per_device_s, 1e-5)
+    assert np.isclose(comm.gb_per_s, 2.0)
+    vol = step_volume(10**6, 8, rate_hz=10.0, dt_ms=0.1, receptors=2)
+    assert vol["reduce-scatter (rows)"] == 7 / 8 * 10**6 * 4 * 2
+    assert vol["all-gather indices (cols)"] == 7 / 8 * 10**6 * 1e-3 * 4
+    proj = project(3e-9, fit_comm(frame), sizes=(10**6,), devices=(8,))
+    row = proj[(proj.cut == "reduce-scatter (rows)") & proj.interconnect.str.startswith("this host")].iloc[0]
+    assert np.isclose(row.local_s, 3e-9 * 10**6 * 1e-3 * 10_000 / 8)
+    assert np.isclose(row.comm_s, 5e-5 + 7 / 8 * 8e6 / 2e9)
+
+
+def test_the_asv_suite_takes_the_sweep_cases():
+    import suites.sharded as suite
+
+    from evbench.harness.shard.bench import scaling_cases
+
+    keys = {(c.family, c.product, c.scaling, c.n_devices) for c in scaling_cases(suite.GRID, suite._families())}
+    params = set(__import__("itertools").product(*suite.Scaling.params))
+    assert keys == params
+    bench = suite.Scaling()
+    with pytest.raises(NotImplementedError, match="not in the sweep"):
+        bench.setup({}, "csr", "vecmat", "strong", 2)
+    with pytest.raises(NotImplementedError, match="too_large"):
+        bench.setup({("csr", "vecmat", "strong", 2): {"status": "too_large", "reason": "big"}},
+                    "csr", "vecmat", "strong", 2)

@@ -61,7 +61,9 @@ SCALING_GRIDS: Registry[ScalingGrid] = Registry("scaling grid")
 for _g in (
     ScalingGrid("tiny", devices=(1, 2), n_strong=256, n_per_device=128, conn_num=16, active=0.05, repeats=2,
                 min_sample=1e-4, families=("csr", "jitc_scalar_c")),
-    ScalingGrid("asv", n_strong=8192, n_per_device=1024, conn_num=200, repeats=5),
+    # asv's: one family per storage and orientation, minutes
+    ScalingGrid("asv", n_strong=8192, n_per_device=1024, conn_num=200, repeats=5,
+                families=("dense", "csr", "csc", "fixed_per_pre", "jitc_scalar_r", "jitc_normal_c")),
     ScalingGrid("scaling"),
 ):
     SCALING_GRIDS.register(_g)

@@ -145,7 +145,8 @@ def run_command(options: Options) -> Outcome:
         for key, frame in frames.items():
             files += list(tx.table(SHARD_TABLES[key], frame, folder, tag or "fit", st))
         files.append(tx.meta(folder / f"sharded-{options.what}-{tag or 'fit'}-{st}.meta.json",
-                             metadata(seconds=seconds, what=options.what, profile=tag, source=options.source)))
+                             metadata(seconds=seconds, what=options.what, profile=tag, source=options.source,
+                                      model_family=options.model_family if options.what == "model" else "")))
     code = _summarise(options.what, frames)
     print(f"{seconds:.0f} s. Written: {', '.join(str(f) for f in files[:-1])}")
     return Outcome(code, frames, files, seconds)
@@ -169,9 +170,13 @@ def _model(options, folder):
     options.source = str(source)
     bench = read_table(source, SHARD_TABLES["bench"])
     local, comm = fit_local(bench), fit_comm(bench)
-    pick = local[(local.family == options.model_family) & (local["product"] == "vecmat")]
+    vecmat = local[(local["product"] == "vecmat") & local.event_driven]
+    pick = vecmat[vecmat.family == options.model_family]
+    if pick.empty:  # another event-driven events @ M, in catalogue order
+        pick = vecmat
     if pick.empty:
-        raise UsageError(f"{source} has no {options.model_family} events @ M timings to fit")
+        raise UsageError(f"{source} has no event-driven events @ M timings to fit")
+    options.model_family = str(pick.family.iloc[0])
     projection = project(float(pick.c_s_per_synapse.iloc[0]), comm)
     return {"model-local": local, "model-comm": comm, "model-projection": projection}, "fit"
 

@@ -126,7 +126,7 @@ _ITEM = {"pred": 1, "s8": 1, "u8": 1, "s16": 2, "u16": 2, "f16": 2, "bf16": 2, "
          "s64": 8, "u64": 8, "f64": 8}
 _OP = re.compile(r"=\s*(.+?)\s+(all-gather|reduce-scatter|all-reduce|all-to-all|collective-permute)(?:-start)?\(")
 _SHAPE = re.compile(r"\b(" + "|".join(_ITEM) + r")\[([\d,]*)\]")
-_PAIRS = re.compile(r"source_target_pairs=\{(.*?)\}\}")
+_PAIRS = re.compile(r"source_target_pairs=\{((?:\{\d+,\d+\},?)*)\}")
 
 
 def collective_volume(hlo: str, n_devices: int) -> dict:
@@ -152,7 +152,7 @@ def collective_volume(hlo: str, n_devices: int) -> dict:
             moved = 2 * size * (D - 1) / D
         else:
             pairs = _PAIRS.search(line)
-            n_pairs = pairs.group(1).count("{") + 1 if pairs else D
+            n_pairs = pairs.group(1).count("{") if pairs else D
             moved = size * n_pairs / D
         out[kind] = out.get(kind, 0.0) + moved
     return out
