@@ -177,3 +177,13 @@ def test_the_asv_suite_takes_the_sweep_cases():
     with pytest.raises(NotImplementedError, match="too_large"):
         bench.setup({("csr", "vecmat", "strong", 2): {"status": "too_large", "reason": "big"}},
                     "csr", "vecmat", "strong", 2)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("EVBENCH_SLOW"), reason="about a minute (two processes); EVBENCH_SLOW=1")
+def test_across_processes_joined_by_jax_distributed():
+    """Several hosts, as processes of this machine: 2 × 4 virtual devices, one mesh."""
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "sharded_processes.py")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "2 processes × 4 devices = 8: every product passes" in proc.stdout
