@@ -160,7 +160,7 @@ def test_the_model_recovers_known_costs_and_projects_the_stated_volumes():
     proj = project(3e-9, fit_comm(frame), sizes=(10**6,), devices=(8,))
     row = proj[(proj.cut == "reduce-scatter (rows)") & proj.interconnect.str.startswith("this host")].iloc[0]
     assert np.isclose(row.local_s, 3e-9 * 10**6 * 1e-3 * 10_000 / 8)
-    assert np.isclose(row.comm_s, 5e-5 + 7 / 8 * 8e6 / 2e9)
+    assert np.isclose(row.comm_s, 5e-5 + 7 * 1e-5 + 7 / 8 * 8e6 / 2e9)
 
 
 def test_the_asv_suite_takes_the_sweep_cases():

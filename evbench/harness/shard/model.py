@@ -19,8 +19,9 @@ every ``dt_ms``, its state sharded over ``D`` devices by neuron (the E/I network
   ``receptors (D-1)/D N 4`` (float32) whatever the activity; cut by postsynaptic columns
   (stored families), an all-gather of the spikes, ``(D-1)/D N`` bytes as booleans, or
   ``(D-1)/D N (rate dt) 4`` as a list of the active indices (not implemented here: projected);
-* time per step ``c W + alpha + beta B``, with this machine's fitted figures and with stated
-  interconnect assumptions (:data:`INTERCONNECTS`).
+* time per step ``c W + alpha + alpha_d (D - 1) + beta B``, with this machine's fitted
+  figures and with stated interconnect assumptions (:data:`INTERCONNECTS`). Nothing overlaps
+  the local product with the communication (the sharded products do not).
 """
 from __future__ import annotations
 
@@ -29,12 +30,12 @@ import re
 import numpy as np
 
 #: assumed figures of interconnects that were not measured here: (effective GB/s one device
-#: receives in a collective, seconds of latency per collective). Order-of-magnitude values
+#: receives in a collective, seconds of latency per collective, and per device more). Order-of-magnitude values
 #: from vendors' specifications (NVLink 4: 450 GB/s per direction per GPU; InfiniBand NDR:
 #: 400 Gb/s = 50 GB/s per port), derated for what collectives achieve; not measurements.
 INTERCONNECTS = {
-    "nvlink (one node, assumed)": (300.0, 10e-6),
-    "infiniband ndr (several hosts, assumed)": (40.0, 20e-6),
+    "nvlink (one node, assumed)": (300.0, 10e-6, 0.0),
+    "infiniband ndr (several hosts, assumed)": (40.0, 20e-6, 0.0),
 }
 #: the projection's network: synapses per neuron, rate, step, receptor types (g_e, g_i)
 NETWORK = dict(k=10_000, rate_hz=10.0, dt_ms=0.1, receptors=2)
@@ -99,7 +100,7 @@ def project(c_local: float, comm_fit, *, sizes=SIZES, devices=DEVICES, network=N
     net = dict(NETWORK, **(network or {}))
     links = dict(INTERCONNECTS)
     for _, r in comm_fit.iterrows():
-        links[f"this host, fitted {r.communication}"] = (r.gb_per_s, r.alpha_s)
+        links[f"this host, fitted {r.communication}"] = (r.gb_per_s, r.alpha_s, r.alpha_per_device_s)
     rows = []
     steps_per_s = 1000.0 / net["dt_ms"]
     for N in sizes:
@@ -107,10 +108,10 @@ def project(c_local: float, comm_fit, *, sizes=SIZES, devices=DEVICES, network=N
             W = N * net["rate_hz"] * net["dt_ms"] / 1000.0 * net["k"] / D
             for cut, B in step_volume(N, D, rate_hz=net["rate_hz"], dt_ms=net["dt_ms"],
                                       receptors=net["receptors"]).items():
-                for link, (gb_s, alpha) in links.items():
+                for link, (gb_s, alpha, alpha_d) in links.items():
                     if link.startswith("this host") and link.split()[-1] not in cut:
                         continue
-                    t_comm = alpha + B / (gb_s * 1e9)
+                    t_comm = alpha + alpha_d * (D - 1) + B / (gb_s * 1e9)
                     t_local = c_local * W
                     rows.append(dict(n_neurons=N, n_devices=D, cut=cut, interconnect=link,
                                      synapses_per_device=W, bytes_per_device=B, local_s=t_local, comm_s=t_comm,
