@@ -157,7 +157,7 @@ def test_the_model_recovers_known_costs_and_projects_the_stated_volumes():
     vol = step_volume(10**6, 8, rate_hz=10.0, dt_ms=0.1, receptors=2)
     assert vol["reduce-scatter (rows)"] == 7 / 8 * 10**6 * 4 * 2
     assert vol["all-gather indices (cols)"] == 7 / 8 * 10**6 * 1e-3 * 4
-    proj = project(3e-9, fit_comm(frame), sizes=(10**6,), devices=(8,))
+    proj = project({"csr": 3e-9}, fit_comm(frame), sizes=(10**6,), devices=(8,))
     row = proj[(proj.cut == "reduce-scatter (rows)") & proj.interconnect.str.startswith("this host")].iloc[0]
     assert np.isclose(row.local_s, 3e-9 * 10**6 * 1e-3 * 10_000 / 8)
     assert np.isclose(row.comm_s, 5e-5 + 7 * 1e-5 + 7 / 8 * 8e6 / 2e9)

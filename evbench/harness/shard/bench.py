@@ -22,6 +22,7 @@ pattern on this host, not a real interconnect (``devices`` column).
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -245,3 +246,58 @@ BENCH_COLUMNS = (
     "unsharded_median_s", "unsharded_iqr_s", "total_number", "local_number", "comm_number", "unsharded_number",
     "warmup_s", "comm_bytes_per_device", "synapses_per_device", "structure_bytes", "sharded_bytes", "devices",
     "cpus")
+
+
+# -- the collectives alone, over message sizes (what the model's communication fit needs) -------
+
+#: elements (float32) in each device's block: 4 KiB to 16 MiB
+COLLECTIVE_SIZES = tuple(4 ** k for k in range(5, 13))
+
+
+def collective_rows(devices=(2, 4, 8), sizes=COLLECTIVE_SIZES, *, repeats: int = 5, min_sample: float = 5e-3,
+                    progress: bool = True) -> list[dict]:
+    """An all-gather and a reduce-scatter of float32 blocks of each size, alone, on each mesh:
+    one record per collective × devices × size, with the bytes one device receives
+    (``(D-1)`` blocks either way), timed side by side (repeats interleaved)."""
+    import jax
+    from jax import lax
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+    from tqdm.auto import tqdm
+
+    from ...ops.shard import device_mesh
+
+    records = []
+    todo = [(D, n) for D in devices if D <= len(jax.devices()) for n in sizes]
+    for D, n in tqdm(todo, desc="collectives", unit="size", disable=not progress, leave=False):
+        mesh = device_mesh(D)
+        ax = mesh.axis_names[0]
+        smap = functools.partial(jax.shard_map, mesh=mesh, check_vma=False)
+        gather = jax.jit(smap(lambda v: lax.all_gather(v, ax, tiled=True)[None], in_specs=P(ax),
+                              out_specs=P(ax, None)))
+        scatter = jax.jit(smap(lambda x: lax.psum_scatter(x[0], ax, scatter_dimension=0, tiled=True),
+                               in_specs=P(ax, None), out_specs=P(ax)))
+        blocks = jax.device_put(np.ones(D * n, np.float32), NamedSharding(mesh, P(ax)))
+        partials = jax.device_put(np.ones((D, D * n), np.float32), NamedSharding(mesh, P(ax, None)))
+        calls = {"all-gather": (gather, [(blocks,)]), "reduce-scatter": (scatter, [(partials,)])}
+        numbers = {}
+        for key, (fn, args) in calls.items():
+            jax.block_until_ready(fn(*args[0]))
+            numbers[key] = int(min(1000, max(1, math.ceil(min_sample / max(_timed(fn, args, 2), 1e-9)))))
+        times = {key: [] for key in calls}
+        for _ in range(repeats):
+            for key, (fn, args) in calls.items():
+                times[key].append(_timed(fn, args, numbers[key]))
+        for key, ts in times.items():
+            q1, med, q3 = np.percentile(ts, [25, 50, 75])
+            records.append(dict(communication=key, n_devices=D, elements_per_device=n,
+                                comm_bytes_per_device=(D - 1) * n * 4, comm_median_s=float(med),
+                                comm_iqr_s=float(q3 - q1), number=numbers[key], status="ok",
+                                devices=devices_label(), cpus=os.cpu_count()))
+        del blocks, partials
+        jax.clear_caches()
+    return records
+
+
+COLLECTIVE_COLUMNS = ("communication", "n_devices", "elements_per_device", "comm_bytes_per_device", "comm_median_s",
+                      "comm_iqr_s", "number", "status", "devices", "cpus")

@@ -4,8 +4,9 @@ inside the E/I network, and modelled past this machine.
 ``evbench sharded validate|bench|network --devices 8`` asks XLA for that many virtual CPU
 devices (before JAX starts: :func:`evbench.ops.shard.virtual_cpu_devices`) where there is one
 CPU; on a machine with several accelerators it uses those it sees. ``evbench sharded model``
-fits the model of :mod:`.model` to a ``sharded-bench`` table (default: the newest) and writes
-its fits and projections. Each writes ``sharded-<what>-<profile or grid>-<stamp>.csv`` and
+fits the model of :mod:`.model` to a ``sharded-bench`` table (default: the newest) and the
+newest ``sharded-collectives`` table (``evbench sharded collectives``: the two collectives alone
+over message sizes), and writes its fits and projections. Each writes ``sharded-<what>-<profile or grid>-<stamp>.csv`` and
 ``.json`` plus ``.meta.json`` into ``results/<machine>/``.
 """
 from __future__ import annotations
@@ -15,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..results import Output, Table, Transaction, UsageError, metadata, newest_files, read_table, stamp
-from .bench import BENCH_COLUMNS, SCALING_GRIDS
+from .bench import BENCH_COLUMNS, COLLECTIVE_COLUMNS, SCALING_GRIDS
 from .network import NETWORK_COLUMNS, NETWORK_PROFILES
 from .validate import SHARD_PROFILES, VALIDATE_COLUMNS
 
-WHAT = ("validate", "bench", "network", "model")
+WHAT = ("validate", "bench", "collectives", "network", "model")
 
 #: the tables this command writes (not in :data:`evbench.harness.results.TABLES`: the report
 #: does not read them yet)
@@ -31,6 +32,10 @@ SHARD_TABLES = {
     "bench": Table("sharded-bench", ("machine", "family", "product", "scaling", "n_devices", "n"), BENCH_COLUMNS,
                    "evbench sharded bench", "strong and weak scaling, time split into local and communication",
                    required=("family", "product", "n_devices", "status")),
+    "collectives": Table("sharded-collectives", ("machine", "communication", "n_devices", "elements_per_device"),
+                         COLLECTIVE_COLUMNS, "evbench sharded collectives",
+                         "all-gather and reduce-scatter alone over message sizes",
+                         required=("communication", "n_devices", "comm_bytes_per_device", "comm_median_s")),
     "network": Table("sharded-network", ("machine", "model", "family", "weights", "axis", "dtype", "n_devices"),
                      NETWORK_COLUMNS, "evbench sharded network", "the sharded E/I network against the unsharded",
                      required=("model", "n_devices", "identical")),
@@ -40,9 +45,10 @@ SHARD_TABLES = {
     "model-comm": Table("sharded-model-comm", ("machine", "communication"),
                         ("communication", "alpha_s", "alpha_per_device_s", "beta_s_per_byte", "gb_per_s", "points",
                          "r2"), "evbench sharded model", "communication cost per collective"),
-    "model-projection": Table("sharded-model-projection", ("machine", "n_neurons", "n_devices", "cut",
+    "model-projection": Table("sharded-model-projection", ("machine", "local", "n_neurons", "n_devices", "cut",
                                                            "interconnect"),
-                              ("n_neurons", "n_devices", "cut", "interconnect", "synapses_per_device",
+                              ("local", "c_s_per_synapse", "n_neurons", "n_devices", "cut", "interconnect",
+                               "synapses_per_device",
                                "bytes_per_device", "local_s", "comm_s", "step_s", "comm_share", "wall_per_sim_s",
                                "synapse_bytes_per_device"), "evbench sharded model", "projected step times"),
 }
@@ -58,8 +64,6 @@ class Options:
     families: list = field(default_factory=list)
     #: ``model``: the sharded-bench table to fit (default: the newest in the output folder)
     source: str = ""
-    #: ``model``: the family whose local cost the projection uses
-    model_family: str = "fixed_prob"
     output: Output = field(default_factory=Output)
     progress: bool = True
 
@@ -72,7 +76,10 @@ class Outcome:
     seconds: float
 
 
-DEFAULT_PROFILE = {"validate": "full", "bench": "scaling", "network": "quick", "model": ""}
+#: the families whose local cost per synaptic event the projections use: the E/I network's
+#: stored (a Bernoulli CSR) and generated connectivity
+MODEL_FAMILIES = ("fixed_prob", "jitc_scalar_r")
+DEFAULT_PROFILE = {"validate": "full", "bench": "scaling", "collectives": "", "network": "quick", "model": ""}
 
 
 def _registry(what):
@@ -90,7 +97,7 @@ def check(options: Options):
     bad = [f for f in options.families if f not in FAMILIES.names()]
     if bad:
         raise UsageError(f"unknown family {bad[0]!r}; valid: {', '.join(FAMILIES.names())}")
-    if options.what == "model":
+    if options.what in ("model", "collectives"):
         return None
     name = options.profile or DEFAULT_PROFILE[options.what]
     try:
@@ -123,6 +130,15 @@ def run_command(options: Options) -> Outcome:
     t0 = time.perf_counter()
     if options.what == "model":
         frames, tag = _model(options, folder)
+    elif options.what == "collectives":
+        from .bench import collective_rows
+
+        _devices(options.devices)
+        tag = "sizes"
+        frames = {"collectives": pd.DataFrame(collective_rows(tuple(d for d in (2, 4, 8, 16, 32, 64)
+                                                                    if d <= options.devices),
+                                                              progress=options.progress),
+                                              columns=list(COLLECTIVE_COLUMNS))}
     else:
         _devices(options.devices)
         tag = prof.name
@@ -145,8 +161,7 @@ def run_command(options: Options) -> Outcome:
         for key, frame in frames.items():
             files += list(tx.table(SHARD_TABLES[key], frame, folder, tag or "fit", st))
         files.append(tx.meta(folder / f"sharded-{options.what}-{tag or 'fit'}-{st}.meta.json",
-                             metadata(seconds=seconds, what=options.what, profile=tag, source=options.source,
-                                      model_family=options.model_family if options.what == "model" else "")))
+                             metadata(seconds=seconds, what=options.what, profile=tag, source=options.source)))
     code = _summarise(options.what, frames)
     print(f"{seconds:.0f} s. Written: {', '.join(str(f) for f in files[:-1])}")
     return Outcome(code, frames, files, seconds)
@@ -167,17 +182,20 @@ def _model(options, folder):
         if not found:
             raise UsageError(f"no sharded-bench table in {folder}: run `evbench sharded bench` first, or name one")
         source = found[-1]
-    options.source = str(source)
     bench = read_table(source, SHARD_TABLES["bench"])
-    local, comm = fit_local(bench), fit_comm(bench)
+    found = newest_files(folder, SHARD_TABLES["collectives"])
+    sizes = read_table(found[-1], SHARD_TABLES["collectives"]) if found else None
+    options.source = ";".join([str(source)] + ([str(found[-1])] if found else []))
+    # the collectives over message sizes where they were measured, else the products' own
+    local, comm = fit_local(bench), fit_comm(bench if sizes is None else sizes)
     vecmat = local[(local["product"] == "vecmat") & local.event_driven]
-    pick = vecmat[vecmat.family == options.model_family]
-    if pick.empty:  # another event-driven events @ M, in catalogue order
+    pick = vecmat[vecmat.family.isin(MODEL_FAMILIES)]
+    if pick.empty:  # other event-driven events @ M, in catalogue order
         pick = vecmat
     if pick.empty:
         raise UsageError(f"{source} has no event-driven events @ M timings to fit")
-    options.model_family = str(pick.family.iloc[0])
-    projection = project(float(pick.c_s_per_synapse.iloc[0]), comm)
+    projection = project({f"{r.family} events @ M, one core here": r.c_s_per_synapse for r in pick.itertuples()},
+                         comm)
     return {"model-local": local, "model-comm": comm, "model-projection": projection}, "fit"
 
 
@@ -203,6 +221,11 @@ def _summarise(what, frames) -> int:
             print("median seconds per sharded product, by number of devices:")
             print(table.to_string(float_format=lambda v: f"{v:.2e}"))
         return int((f.status == "error").any())
+    if what == "collectives":
+        f = frames["collectives"]
+        print(f.pivot_table(index=["communication", "elements_per_device"], columns="n_devices",
+                            values="comm_median_s", sort=False).to_string(float_format=lambda v: f"{v:.2e}"))
+        return 0
     if what == "network":
         f = frames["network"]
         print(fixed_width(f, ["model", "family", "weights", "axis", "dtype", "n_devices", "identical",
@@ -222,7 +245,7 @@ def add_parser(sub) -> None:
     p.add_argument("--devices", type=int, default=8, metavar="N",
                    help="devices to run on (virtual CPU devices where JAX has only a CPU; default 8)")
     p.add_argument("--profile", default="", metavar="NAME",
-                   help="validate: full|ci; bench: scaling|asv|tiny; network: quick|tiny")
+                   help="validate: full|ci; bench: scaling|asv|tiny; network: quick|tiny (collectives, model: none)")
     p.add_argument("--family", action="append", default=[], metavar="NAME", help="only this family (repeatable)")
     p.add_argument("--source", default="", metavar="CSV", help="model: the sharded-bench table (default: newest)")
     p.add_argument("--out", default="results", help="results root: files go to OUT/<machine>/ (default: results)")

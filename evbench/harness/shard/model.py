@@ -25,6 +25,7 @@ every ``dt_ms``, its state sharded over ``D`` devices by neuron (the E/I network
 """
 from __future__ import annotations
 
+import itertools
 import re
 
 import numpy as np
@@ -91,10 +92,10 @@ def step_volume(N: int, D: int, *, rate_hz: float, dt_ms: float, receptors: int 
             "all-gather indices (cols)": share * N * active * 4}
 
 
-def project(c_local: float, comm_fit, *, sizes=SIZES, devices=DEVICES, network=None):
-    """One row per N × D × cut × interconnect: per-device synaptic events, bytes and seconds
-    per step, and seconds per simulated second. ``c_local``: seconds per synaptic event;
-    ``comm_fit``: :func:`fit_comm`'s rows (this machine's figures)."""
+def project(c_local: dict, comm_fit, *, sizes=SIZES, devices=DEVICES, network=None):
+    """One row per local cost × N × D × cut × interconnect: per-device synaptic events, bytes
+    and seconds per step, and seconds per simulated second. ``c_local``: ``{label: seconds
+    per synaptic event}``; ``comm_fit``: :func:`fit_comm`'s rows (this machine's figures)."""
     import pandas as pd
 
     net = dict(NETWORK, **(network or {}))
@@ -103,7 +104,7 @@ def project(c_local: float, comm_fit, *, sizes=SIZES, devices=DEVICES, network=N
         links[f"this host, fitted {r.communication}"] = (r.gb_per_s, r.alpha_s, r.alpha_per_device_s)
     rows = []
     steps_per_s = 1000.0 / net["dt_ms"]
-    for N in sizes:
+    for (local_label, c), N in itertools.product(c_local.items(), sizes):
         for D in devices:
             W = N * net["rate_hz"] * net["dt_ms"] / 1000.0 * net["k"] / D
             for cut, B in step_volume(N, D, rate_hz=net["rate_hz"], dt_ms=net["dt_ms"],
@@ -112,8 +113,9 @@ def project(c_local: float, comm_fit, *, sizes=SIZES, devices=DEVICES, network=N
                     if link.startswith("this host") and link.split()[-1] not in cut:
                         continue
                     t_comm = alpha + alpha_d * (D - 1) + B / (gb_s * 1e9)
-                    t_local = c_local * W
-                    rows.append(dict(n_neurons=N, n_devices=D, cut=cut, interconnect=link,
+                    t_local = c * W
+                    rows.append(dict(local=local_label, c_s_per_synapse=c, n_neurons=N, n_devices=D, cut=cut,
+                                     interconnect=link,
                                      synapses_per_device=W, bytes_per_device=B, local_s=t_local, comm_s=t_comm,
                                      step_s=t_local + t_comm, comm_share=t_comm / (t_local + t_comm),
                                      wall_per_sim_s=(t_local + t_comm) * steps_per_s,
