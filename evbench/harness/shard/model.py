@@ -6,9 +6,12 @@ Fitted from a scaling table (:mod:`.bench`):
   product at every size the table holds (``W`` the synaptic events of a call), per family and
   product. This is one CPU core of this machine; an accelerator's is not measured here.
 * **communication** ``t = alpha + alpha_d (D - 1) + beta B`` per collective (all-gather,
-  reduce-scatter), over every sharded case (``B`` bytes one device receives, ``D`` devices),
-  least squares. On virtual CPU devices ``beta`` is the host's copy bandwidth and ``alpha``
-  its thread synchronisation, not an interconnect's.
+  reduce-scatter), over the collectives timed alone at message sizes from 4 KiB to 16 MiB per
+  device (``B`` bytes one device receives, ``D`` devices). On virtual CPU devices ``beta`` is
+  the host's copy bandwidth and ``alpha`` its thread synchronisation, not an interconnect's.
+
+Both are least-squares fits of the relative error; ``rel_rms`` is the fit's root-mean-square
+relative error.
 
 Projected, for a network of ``N`` neurons with ``k`` synapses each, firing ``rate_hz``, stepped
 every ``dt_ms``, its state sharded over ``D`` devices by neuron (the E/I network's layout):
@@ -19,6 +22,9 @@ every ``dt_ms``, its state sharded over ``D`` devices by neuron (the E/I network
   ``receptors (D-1)/D N 4`` (float32) whatever the activity; cut by postsynaptic columns
   (stored families), an all-gather of the spikes, ``(D-1)/D N`` bytes as booleans, or
   ``(D-1)/D N (rate dt) 4`` as a list of the active indices (not implemented here: projected);
+* ``break_even_c_s = t_comm / W``: a device whose cost per synaptic event is below this spends
+  longer communicating than computing (what an accelerator's cost, not measured here, would
+  have to be compared with);
 * time per step ``c W + alpha + alpha_d (D - 1) + beta B``, with this machine's fitted
   figures and with stated interconnect assumptions (:data:`INTERCONNECTS`). Nothing overlaps
   the local product with the communication (the sharded products do not).
@@ -45,11 +51,12 @@ DEVICES = (8, 16, 32, 64)
 
 
 def _lstsq(X, y):
-    coef, *_ = np.linalg.lstsq(np.asarray(X, float), np.asarray(y, float), rcond=None)
-    pred = np.asarray(X, float) @ coef
-    ss = float(((y - np.mean(y)) ** 2).sum())
-    r2 = 1.0 - float(((y - pred) ** 2).sum()) / ss if ss > 0 else float("nan")
-    return coef, r2
+    """Least squares of the *relative* error (each row divided by its ``y``), so that
+    microsecond latencies and second-long transfers weigh alike; returns the coefficients and
+    the root-mean-square relative error of the fit."""
+    X, y = np.asarray(X, float), np.asarray(y, float)
+    coef, *_ = np.linalg.lstsq(X / y[:, None], np.ones_like(y), rcond=None)
+    return coef, float(np.sqrt(np.mean(((X @ coef - y) / y) ** 2)))
 
 
 def fit_local(frame):
@@ -66,7 +73,7 @@ def fit_local(frame):
             continue
         (a, c), r2 = _lstsq(np.c_[np.ones(len(g)), work], g.unsharded_median_s.to_numpy())
         rows.append(dict(family=fam, product=prod, event_driven=bool(g.event_driven.iloc[0]), a_s=a,
-                         c_s_per_synapse=c, points=len(g), r2=r2))
+                         c_s_per_synapse=c, points=len(g), rel_rms=r2))
     return pd.DataFrame(rows)
 
 
@@ -80,7 +87,7 @@ def fit_comm(frame):
         X = np.c_[np.ones(len(g)), g.n_devices - 1, g.comm_bytes_per_device]
         (alpha, alpha_d, beta), r2 = _lstsq(X, g.comm_median_s.to_numpy())
         rows.append(dict(communication=kind, alpha_s=alpha, alpha_per_device_s=alpha_d, beta_s_per_byte=beta,
-                         gb_per_s=(1e-9 / beta) if beta > 0 else float("inf"), points=len(g), r2=r2))
+                         gb_per_s=(1e-9 / beta) if beta > 0 else float("inf"), points=len(g), rel_rms=r2))
     return pd.DataFrame(rows)
 
 
@@ -118,6 +125,7 @@ def project(c_local: dict, comm_fit, *, sizes=SIZES, devices=DEVICES, network=No
                                      interconnect=link,
                                      synapses_per_device=W, bytes_per_device=B, local_s=t_local, comm_s=t_comm,
                                      step_s=t_local + t_comm, comm_share=t_comm / (t_local + t_comm),
+                                     break_even_c_s=t_comm / W,
                                      wall_per_sim_s=(t_local + t_comm) * steps_per_s,
                                      synapse_bytes_per_device=N * net["k"] / D * 8))
     return pd.DataFrame(rows)
