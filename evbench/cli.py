@@ -218,8 +218,14 @@ def _add_run(sub):
     p.set_defaults(run=run)
 
 
+def _add_sharded(sub):
+    from .harness.shard.command import add_parser
+
+    add_parser(sub)
+
+
 #: each entry adds one sub-command to the parser
-COMMANDS = [_add_catalogue, _add_validate, _add_bench, _add_report, _add_run, _add_spiketimes]
+COMMANDS = [_add_catalogue, _add_validate, _add_bench, _add_report, _add_run, _add_spiketimes, _add_sharded]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,0 +1,117 @@
+"""Sharded products on 8 virtual CPU devices: run by ``tests/test_sharded.py`` in a process of
+its own (``XLA_FLAGS=--xla_force_host_platform_device_count=8``), so that the rest of the test
+session keeps its one CPU device. Not collected by a plain ``pytest`` run (its name does not
+start with ``test_``); ``pytest tests/mesh_sharded.py`` with that flag runs it directly."""
+import jax
+import numpy as np
+import pytest
+
+from evbench.catalogue import PRODUCTS, get_family
+from evbench.events import make_events
+
+N_DEVICES = 8
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _eight_devices():
+    if len(jax.devices()) < N_DEVICES:
+        pytest.fail(f"{len(jax.devices())} devices: run with XLA_FLAGS=--xla_force_host_platform_device_count=8")
+
+
+def test_every_sharded_product_passes_the_checks_on_2_4_and_8_devices():
+    from evbench.harness.shard.validate import SHARD_PROFILES, sharded_families, validate
+
+    rows = validate(SHARD_PROFILES.get("ci"), progress=False)
+    ran = rows[rows.status != "unsupported"]
+    bad = ran[ran.status != "pass"]
+    assert bad.empty, "\n" + bad[["family", "option", "product", "n_devices", "axis", "reduction", "dtype", "check",
+                                   "status", "worst_ratio", "detail", "failing_case"]].to_string()
+    assert set(ran.n_devices) == {2, 4, 8}
+    assert set(ran.reduction) == {"xla", "ordered"} and set(ran.dtype) == {"float32", "float64"}
+    on8 = ran[(ran.n_devices == 8) & (ran.check == "equivalence")]
+    for fam in sharded_families():  # every family × product on 8 devices
+        assert set(on8[on8.family == fam.name].product_key) == {p.key for p in PRODUCTS}, fam.name
+    assert set(rows[rows.status == "unsupported"].family) == {"coo"}
+    # all-gather products of stored structures compute each output as the unsharded product
+    # does (generated ones run the portable generation against the axis, not the CPU kernel)
+    gathered = ran[(ran.check == "equivalence") & (ran.communication == "all-gather")
+                   & ~ran.family.str.startswith("jitc_")]
+    assert len(gathered) > 20 and gathered.bitwise_unsharded.all()
+
+
+@pytest.mark.parametrize("n_devices", [2, 4, 8])
+@pytest.mark.parametrize("reduction", ["xla", "ordered"])
+def test_a_reduce_scatter_adds_the_partials_left_to_right_in_device_order(n_devices, reduction):
+    """The summation order the docstring states: ((p_0 + p_1) + p_2) + ... on the CPU."""
+    from evbench.ops.shard import device_mesh, phases, shard
+
+    M = get_family("csr").build(64, 48, conn_prob=0.5, seed=3, dtype="float32")
+    S = shard(M, device_mesh(n_devices), reduction=reduction)
+    assert S.communication("vecmat") == "reduce-scatter"
+    local, comm = phases(S, "vecmat")
+    events = make_events(64, 1.0, seed=4, batch=2, dtype="float32", values="signed")
+    partials = np.asarray(local(S, events))          # (devices, batch, n_cols)
+    want = partials[0].copy()
+    for p in partials[1:]:
+        want = want + p
+    got = np.asarray(comm(local(S, events)))
+    assert np.array_equal(got, want)
+    assert np.array_equal(np.asarray(S.vecmat(events)), want)
+    assert not np.array_equal(want, partials[::-1].sum(axis=0)) or n_devices == 2  # the order shows
+
+
+@pytest.mark.parametrize("family", ["dense", "csr", "csc", "jitc_uniform_r", "fixed_per_post"])
+@pytest.mark.parametrize("product", ["vecmat", "matvec"])
+def test_the_timed_phases_compose_to_the_product(family, product):
+    """The benchmarks time ``local`` and ``comm`` apart: together they are the product, bitwise."""
+    import jax
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    from evbench.ops.shard import device_mesh, phases, shard
+
+    mesh = device_mesh(N_DEVICES)
+    M = get_family(family).build(64, 48, conn_prob=0.3, seed=1, dtype="float64")
+    S = shard(M, mesh)
+    n_in = 64 if product == "vecmat" else 48
+    ev = make_events(n_in, 0.2, seed=2, batch=3, dtype="float64", values="signed")
+    ev = ev if product == "vecmat" else ev.T
+    local, comm = phases(S, product)
+    total = np.asarray(S.vecmat(ev) if product == "vecmat" else S.matvec(ev))
+    if S.communication(product) == "reduce-scatter":
+        split = comm(local(S, ev))
+    else:
+        gathered = np.asarray(comm(ev))
+        assert all(np.array_equal(g, ev) for g in gathered)  # every device has every event
+        split = local(S, jax.device_put(ev, NamedSharding(mesh, P())))
+    assert np.array_equal(np.asarray(split), total)
+
+
+def test_a_mesh_that_does_not_divide_an_axis_is_refused():
+    from evbench.ops.shard import device_mesh, shard
+
+    M = get_family("csr").build(60, 48, conn_prob=0.2, seed=0)
+    with pytest.raises(ValueError, match="n_rows=60 is not divisible by the mesh's 8 devices"):
+        shard(M, device_mesh(8))
+    M = get_family("jitc_scalar_c").build(64, 44, conn_prob=0.2, seed=0)
+    with pytest.raises(ValueError, match="n_cols=44 is not divisible by the mesh's 8 devices"):
+        shard(M, device_mesh(8))
+
+
+def test_events_and_outputs_are_sharded_by_neuron():
+    from evbench.ops.shard import device_mesh, shard
+
+    S = shard(get_family("fixed_per_pre").build(64, 48, conn_prob=0.2, seed=0), device_mesh(8))
+    out = S.vecmat(make_events(64, 0.3, seed=0))
+    assert out.shape == (48,) and len(out.sharding.device_set) == 8
+    assert {s.data.shape for s in out.addressable_shards} == {(6,)}
+
+
+@pytest.mark.parametrize("weights", ["scalar", "jittered"])
+def test_the_sharded_ei_network_reproduces_the_unsharded_raster_in_float64(weights):
+    from evbench.ops.shard import device_mesh
+    from evbench.spiking.sharded_ei import compare_rasters
+
+    row = compare_rasters("coba", 0.2, device_mesh(8), dtype="float64", n_steps=500, weights=weights)
+    assert row["spikes_unsharded"] > 100  # the network fires
+    assert row["identical"], row
