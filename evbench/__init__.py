@@ -6,6 +6,7 @@ from .ops.base import Connectivity, Transposed, kernel_mode, use_kernels
 from .ops.dense import DenseMatrix
 from .ops.fixed import FixedNumPerPost, FixedNumPerPre
 from .ops.jitc import JITCNormalC, JITCNormalR, JITCScalarC, JITCScalarR, JITCUniformC, JITCUniformR
+from .ops.shard import Sharded, device_mesh, shard
 from .ops.sparse import COO, CSC, CSR
 from .catalogue import PRODUCTS, Family, Product, families, get_family, get_product
 from .events import active_fraction, make_events
@@ -15,6 +16,6 @@ __version__ = "0.1.0"
 __all__ = [
     "COO", "CSC", "CSR", "Connectivity", "DenseMatrix", "Family", "FixedNumPerPost", "FixedNumPerPre",
     "JITCNormalC", "JITCNormalR", "JITCScalarC", "JITCScalarR", "JITCUniformC", "JITCUniformR",
-    "PRODUCTS", "Product", "Transposed", "active_fraction", "families", "get_family", "get_product",
-    "kernel_mode", "make_events", "use_kernels",
+    "PRODUCTS", "Product", "Sharded", "Transposed", "active_fraction", "device_mesh", "families", "get_family",
+    "get_product", "kernel_mode", "make_events", "shard", "use_kernels",
 ]

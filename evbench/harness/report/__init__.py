@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..results import SPIKETIME_TABLES
 from . import (
-    bandwidth, compiletime, conformance, history, machine, memory, noise, scaling, speedup, spiketimes,
+    bandwidth, compiletime, conformance, history, machine, memory, noise, scaling, sharded, speedup, spiketimes,
 )
 from .figures import Figure, Section, SectionSpec
 from .read import ReportError, Results, load
@@ -26,7 +26,7 @@ from .write import Report, write
 
 #: the sections, top to bottom
 SECTIONS: tuple[SectionSpec, ...] = tuple(m.SECTION for m in (
-    conformance, speedup, scaling, bandwidth, memory, compiletime, noise, spiketimes, history, machine))
+    conformance, speedup, scaling, bandwidth, memory, compiletime, noise, spiketimes, sharded, history, machine))
 
 
 def build(paths, out_dir=None, *, title: str = "evbench report") -> Report:

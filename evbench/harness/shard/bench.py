@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...registry import Registry
+from ..results import TABLES
 
 #: event sets a case rotates through (a new set at every call)
 ROTATE = 8
@@ -239,13 +240,7 @@ class _Skip(Exception):
         self.status, self.reason = status, reason
 
 
-BENCH_COLUMNS = (
-    "family", "product", "expr", "scaling", "n_devices", "n", "n_per_device", "conn_num", "conn_prob", "active",
-    "active_fraction", "batch", "dtype", "axis", "communication", "event_driven", "status", "reason",
-    "total_median_s", "total_iqr_s", "local_median_s", "local_iqr_s", "comm_median_s", "comm_iqr_s",
-    "unsharded_median_s", "unsharded_iqr_s", "total_number", "local_number", "comm_number", "unsharded_number",
-    "warmup_s", "comm_bytes_per_device", "synapses_per_device", "structure_bytes", "sharded_bytes", "devices",
-    "cpus")
+BENCH_COLUMNS = TABLES.get("sharded-bench").columns  # declared in evbench.harness.results
 
 
 # -- the collectives alone, over message sizes (what the model's communication fit needs) -------
@@ -299,5 +294,4 @@ def collective_rows(devices=(2, 4, 8), sizes=COLLECTIVE_SIZES, *, repeats: int =
     return records
 
 
-COLLECTIVE_COLUMNS = ("communication", "n_devices", "elements_per_device", "comm_bytes_per_device", "comm_median_s",
-                      "comm_iqr_s", "number", "status", "devices", "cpus")
+COLLECTIVE_COLUMNS = TABLES.get("sharded-collectives").columns  # declared in evbench.harness.results

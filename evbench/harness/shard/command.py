@@ -15,44 +15,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..results import Output, Table, Transaction, UsageError, metadata, newest_files, read_table, stamp
+from ..results import TABLES, Output, Transaction, UsageError, metadata, newest_files, read_table, stamp
 from .bench import BENCH_COLUMNS, COLLECTIVE_COLUMNS, SCALING_GRIDS
 from .network import NETWORK_COLUMNS, NETWORK_PROFILES
 from .validate import SHARD_PROFILES, VALIDATE_COLUMNS
 
 WHAT = ("validate", "bench", "collectives", "network", "model")
 
-#: the tables this command writes (not in :data:`evbench.harness.results.TABLES`: the report
-#: does not read them yet)
-SHARD_TABLES = {
-    "validate": Table("sharded-validate", ("machine", "family", "option", "product", "n_devices", "axis",
-                                           "reduction", "dtype", "check"),
-                      VALIDATE_COLUMNS, "evbench sharded validate", "one row per sharded product × check",
-                      required=("family", "product", "n_devices", "check", "status")),
-    "bench": Table("sharded-bench", ("machine", "family", "product", "scaling", "n_devices", "n"), BENCH_COLUMNS,
-                   "evbench sharded bench", "strong and weak scaling, time split into local and communication",
-                   required=("family", "product", "n_devices", "status")),
-    "collectives": Table("sharded-collectives", ("machine", "communication", "n_devices", "elements_per_device"),
-                         COLLECTIVE_COLUMNS, "evbench sharded collectives",
-                         "all-gather and reduce-scatter alone over message sizes",
-                         required=("communication", "n_devices", "comm_bytes_per_device", "comm_median_s")),
-    "network": Table("sharded-network", ("machine", "model", "family", "weights", "axis", "dtype", "n_devices"),
-                     NETWORK_COLUMNS, "evbench sharded network", "the sharded E/I network against the unsharded",
-                     required=("model", "n_devices", "identical")),
-    "model-local": Table("sharded-model-local", ("machine", "family", "product"),
-                         ("family", "product", "event_driven", "a_s", "c_s_per_synapse", "points", "rel_rms"),
-                         "evbench sharded model", "local cost per synaptic event"),
-    "model-comm": Table("sharded-model-comm", ("machine", "communication"),
-                        ("communication", "alpha_s", "alpha_per_device_s", "beta_s_per_byte", "gb_per_s", "points",
-                         "rel_rms"), "evbench sharded model", "communication cost per collective"),
-    "model-projection": Table("sharded-model-projection", ("machine", "local", "n_neurons", "n_devices", "cut",
-                                                           "interconnect"),
-                              ("local", "c_s_per_synapse", "n_neurons", "n_devices", "cut", "interconnect",
-                               "synapses_per_device",
-                               "bytes_per_device", "local_s", "comm_s", "step_s", "comm_share", "break_even_c_s",
-                               "wall_per_sim_s",
-                               "synapse_bytes_per_device"), "evbench sharded model", "projected step times"),
-}
+#: the tables this command writes (declared in :data:`evbench.harness.results.TABLES`)
+SHARD_TABLES = {key: TABLES.get(f"sharded-{key}")
+                for key in ("validate", "bench", "collectives", "network", "model-local", "model-comm",
+                            "model-projection")}
 
 
 @dataclass

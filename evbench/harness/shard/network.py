@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from ...registry import Registry
+from ..results import TABLES
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,4 @@ def network_rows(profile: NetworkProfile, *, progress: bool = True) -> list[dict
     return rows
 
 
-NETWORK_COLUMNS = (
-    "model", "family", "weights", "axis", "dtype", "scale", "n_neurons", "n_devices", "reduction", "n_steps", "sim_ms",
-    "status", "reason", "identical", "first_divergent_step", "first_input_difference_step", "max_input_difference",
-    "spikes_unsharded", "spikes_sharded", "rate_hz", "wall_per_sim_s", "unsharded_wall_per_sim_s", "compile_s",
-    "run_s", "bytes_per_device_per_step", "collectives", "devices")
+NETWORK_COLUMNS = TABLES.get("sharded-network").columns  # declared in evbench.harness.results

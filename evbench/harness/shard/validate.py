@@ -24,6 +24,8 @@ its own.
 """
 from __future__ import annotations
 
+from ..results import TABLES
+
 import itertools
 import time
 from dataclasses import dataclass
@@ -245,6 +247,4 @@ def validate(profile: ShardProfile, names=None, *, progress: bool = True):
     return pd.DataFrame(rows, columns=list(VALIDATE_COLUMNS))
 
 
-VALIDATE_COLUMNS = ("family", "option", "product", "product_key", "n_devices", "axis", "communication", "reduction",
-                    "dtype", "check", "status", "cases", "failed", "max_error", "tolerance", "worst_ratio",
-                    "bitwise_unsharded", "detail", "failing_case", "seconds", "build_s")
+VALIDATE_COLUMNS = TABLES.get("sharded-validate").columns  # declared in evbench.harness.results
