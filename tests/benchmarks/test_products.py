@@ -8,8 +8,8 @@ absent device, an unavailable backend, a product the backend does not offer) is 
 harness's reason. ``EVBENCH_FAMILY``, ``EVBENCH_BACKEND``, ``EVBENCH_PRODUCT`` narrow the suite,
 as they narrow the asv suites.
 
-Skipped by the ordinary test run (``--benchmark-skip`` in the default options); run with
-``--benchmark-only`` (README, "pytest-benchmark").
+Left out of the ordinary test run (``--benchmark-skip`` in the default options: ``conftest.py``
+deselects the benchmarks); run with ``--benchmark-only`` (README, "pytest-benchmark").
 """
 from __future__ import annotations
 
