@@ -83,8 +83,8 @@ def runs(frame: pd.DataFrame) -> pd.DataFrame:
     out = g.agg(machine=("machine", "first"), date=("date", "first"), commit=("commit", "first"),
                 dirty=("dirty", "first"), branch=("branch", "first"), benchmarks=("fullname", "nunique"),
                 median_of_medians_s=("median", "median")).reset_index()
-    out["commit"] = out["commit"].str[:8] + np.where(out["dirty"], " (dirty)", "")
-    return out.sort_values(["date", "source"]).reset_index(drop=True)
+    out["commit"] = out["commit"].str[:8] + np.where(out["dirty"].astype(bool), " (dirty)", "")
+    return out.drop(columns="dirty").sort_values(["date", "source"]).reset_index(drop=True)
 
 
 def side_by_side(frame: pd.DataFrame, before: str, after: str) -> pd.DataFrame:
@@ -130,18 +130,24 @@ def _case_figure(newest: pd.DataFrame) -> Figure:
 
 
 def _change_figure(pairs: list) -> Figure:
-    """The change of each benchmark's median, sorted, one line per machine compared."""
+    """The ratio of each benchmark's medians, sorted, one line per machine compared, against the
+    gate's threshold (log scale: a slowdown and a speedup of one factor lie as far from 1)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 4.2))
     for machine, label, both in pairs:
-        ax.plot(np.arange(len(both)), both["change_pct"].sort_values().to_numpy(), "o-", ms=2, lw=0.8,
+        ax.plot(np.arange(len(both)), (1 + both["change_pct"] / 100).sort_values().to_numpy(), "o-", ms=2, lw=0.8,
                 label=f"{machine}: {label}")
-    for y in (COMPARE_FAIL_MEDIAN_PERCENT, -COMPARE_FAIL_MEDIAN_PERCENT):
-        ax.axhline(y, color="red", ls="--", lw=1)
-    ax.axhline(0, color="black", lw=0.8)
+    gate = 1 + COMPARE_FAIL_MEDIAN_PERCENT / 100
+    ax.axhline(gate, color="red", ls="--", lw=1, label=f"the gate: ×{gate:g} (+{COMPARE_FAIL_MEDIAN_PERCENT} %)")
+    ax.axhline(1, color="black", lw=0.8)
+    ax.set_yscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+        axis(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("benchmarks, sorted by the change of their median")
-    ax.set_ylabel("median: newer ÷ older − 1 (%)")
-    ax.set_title(f"Newest run against the one before (dashed: the gate's ±{COMPARE_FAIL_MEDIAN_PERCENT} %)")
+    ax.set_ylabel("median: newer ÷ older (×)")
+    ax.set_title("Newest run against the one before, benchmark by benchmark")
     ax.legend(loc="best")
     fig.tight_layout()
     return Figure("pytest-benchmark-change", "pytest-benchmark: change of each median between the last two runs",
@@ -191,8 +197,9 @@ def draw(res) -> Section:
         sec.figures.insert(0, _change_figure(pairs))
     else:
         sec.notes.append("One run per machine: the side-by-side comparison needs two runs of one machine.")
+    machines = frame["machine"].nunique()
     sec.intro = (f"{len(table)} pytest-benchmark runs, {frame['fullname'].nunique()} benchmarks, "
-                 f"{frame['machine'].nunique()} machines. Times are seconds per call (the median of the rounds, "
+                 f"{machines} machine{'s' if machines > 1 else ''}. Times are seconds per call (the median of the rounds, "
                  "each averaging its iterations); runs are compared only on one machine, benchmark by benchmark, "
                  f"against the gate's threshold (`--benchmark-compare-fail=median:{COMPARE_FAIL_MEDIAN_PERCENT}%`).")
     return sec
