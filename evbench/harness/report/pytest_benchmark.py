@@ -198,7 +198,8 @@ def draw(res) -> Section:
     else:
         sec.notes.append("One run per machine: the side-by-side comparison needs two runs of one machine.")
     machines = frame["machine"].nunique()
-    sec.intro = (f"{len(table)} pytest-benchmark runs, {frame['fullname'].nunique()} benchmarks, "
+    sec.intro = (f"{len(table)} pytest-benchmark run{'s' if len(table) > 1 else ''}, "
+                 f"{frame['fullname'].nunique()} benchmarks, "
                  f"{machines} machine{'s' if machines > 1 else ''}. Times are seconds per call (the median of the rounds, "
                  "each averaging its iterations); runs are compared only on one machine, benchmark by benchmark, "
                  f"against the gate's threshold (`--benchmark-compare-fail=median:{COMPARE_FAIL_MEDIAN_PERCENT}%`).")
