@@ -144,6 +144,38 @@ def write_asv(folder, commits, slower=1.0, quick=False):
         (machine / f"{commit[:8]}-virtualenv-py3.12.json").write_text(json.dumps(obj))
 
 
+#: what :func:`pybench_run` benchmarks: the first three families and backends, two products
+PYB_BACKENDS, PYB_PRODS = [b.name for b in backends()][:3], [p.key for p in PRODUCTS][:2]
+
+
+def pybench_run(path, *, commit="a" * 40, slower=(), factor=2.0, machine="testbox-x86_64", date="2026-01-01",
+                evbench_info=True):
+    """A pytest-benchmark file as ``--benchmark-save`` writes it for evbench's suite: the
+    benchmarks of ``slower`` (``(family, product, backend)``) ``factor`` times slower."""
+    benches = []
+    for i, (fam, prod, be) in enumerate((f, p, b) for f in FAMS for p in PYB_PRODS for b in PYB_BACKENDS):
+        t = 1e-4 * (1 + i) * (factor if (fam, prod, be) in slower else 1.0)
+        params = dict(product=prod, family=fam, backend=be, n=3000, active=0.01, conn_num=100, batch=1,
+                      dtype="float32", device="cpu")
+        name = f"test_product[{fam}-{prod}-{be}-cpu]"
+        benches.append(dict(group=f"{fam} {prod}", name=name, fullname=f"tests/benchmarks/test_products.py::{name}",
+                            params=params, param=name[13:-1], extra_info=dict(timing="jit", compile_s=0.1),
+                            options=dict(disable_gc=False), stats=dict(
+                                min=0.9 * t, max=1.2 * t, mean=t, stddev=0.05 * t, rounds=15, median=t, iqr=0.1 * t,
+                                q1=0.95 * t, q3=1.05 * t, iqr_outliers=0, stddev_outliers=0, outliers="0;0",
+                                ld15iqr=0.9 * t, hd15iqr=1.2 * t, ops=1 / t, total=15 * t, iterations=10)))
+    info = dict(node=machine.rsplit("-", 1)[0], machine="x86_64", processor="x86_64", python_version="3.12.1",
+                system="Linux", release="6.0", cpu=dict(brand_raw="Test CPU", count=2))
+    if evbench_info:
+        info["evbench"] = dict(machine=machine, jax="9.9.1", jaxlib="9.9.1", numpy="2.0", evbench="0.1.0",
+                               backends={"native": "jax 9.9.1"}, devices=["cpu:0 cpu"])
+    obj = dict(machine_info=info, commit_info=dict(id=commit, dirty=False, branch="main", project="evbench"),
+               benchmarks=benches, datetime=f"{date}T00:00:00+00:00", version="5.3.1")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj))
+    return path
+
+
 def _images(html_text):
     return len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+"', html_text))
 
@@ -157,6 +189,7 @@ def test_full_report_has_every_section_and_embeds_every_figure(tmp_path):
     write_bench(tmp_path)
     write_spiketimes(tmp_path)
     write_asv(tmp_path, ["aaaaaaaa", "bbbbbbbb"], slower=2.0)
+    pybench_run(tmp_path / ".benchmarks" / "Linux-CPython-3.12-64bit" / "0001_x.json")
     rep = report.build([tmp_path], tmp_path / "out")
     secs = _sections(rep)
     assert [k for k, s in secs.items() if s.missing] == ["sharded"]  # no sharded tables here: see below
@@ -271,7 +304,7 @@ def test_bad_results_paths_are_named(tmp_path, capsys):
     assert f"results path {str(tmp_path / 'nope')!r} does not exist" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert main(["report", str(tmp_path / "empty")]) == 2
-    assert "no evbench or asv results found in" in capsys.readouterr().err
+    assert "no evbench, asv or pytest-benchmark results found in" in capsys.readouterr().err
     (tmp_path / "x.txt").write_text("x")
     assert main(["report", str(tmp_path / "x.txt")]) == 2
     assert "neither .csv nor .json" in capsys.readouterr().err

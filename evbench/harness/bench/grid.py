@@ -106,6 +106,13 @@ for _g in (
 ):
     GRIDS.register(_g)
 
+#: the pytest-benchmark suite (``tests/benchmarks/``): one small standard point per family ×
+#: backend × product, the quick local or per-PR gate (README "pytest-benchmark"); a round averages
+#: calls lasting ``min_sample`` at least, ``max_repeats`` rounds are timed
+GRIDS.register(Grid("pytest", n=(3_000,), n_large=(), active=(0.01,), conn_num=(100,), batch=(16,),
+                    dtype=("float32",), min_repeats=15, max_repeats=15, max_time=0.0, min_sample=1e-3,
+                    timeout=300, sweep_timeout=3600))
+
 #: the grid of ``evbench bench`` and ``evbench run`` when none is named
 DEFAULT_GRID = "run"
 #: the grid of the asv suites unless ``EVBENCH_GRID`` names another

@@ -1,14 +1,16 @@
 """``evbench report``: one self-contained HTML page and a Markdown summary of evbench results.
 
-It reads what the other commands write and asv's result files (:mod:`.read`), draws each
-section from the tables it needs (one module per section, each declaring them in its
-``SECTION``: :class:`~.figures.SectionSpec`; a section whose tables are absent says so in one
-line, and nothing missing breaks the page), and writes the page (:mod:`.write`). Figures are
+It reads what the other commands write, asv's result files and pytest-benchmark runs
+(:mod:`.read`), draws each section from the tables it needs (one module per section, each
+declaring them in its ``SECTION``: :class:`~.figures.SectionSpec`; a section whose tables are
+absent says so in one line, and nothing missing breaks the page), and writes the page
+(:mod:`.write`). Figures are
 drawn with matplotlib's Agg backend and embedded in the HTML as base64 PNG; the Markdown links
 the same figures, written beside it in ``report-figures/``.
 
 Ratios (speedups, bandwidth fractions) are only formed inside one results file: they are
-measured side by side in one run, on one machine.
+measured side by side in one run, on one machine. The across-commit sections (asv,
+pytest-benchmark) compare runs of one machine benchmark by benchmark, as their gates do.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from pathlib import Path
 
 from ..results import SPIKETIME_TABLES
 from . import (
-    bandwidth, compiletime, conformance, history, machine, memory, noise, scaling, sharded, speedup, spiketimes,
+    bandwidth, compiletime, conformance, history, machine, memory, noise, pytest_benchmark, scaling, sharded,
+    speedup, spiketimes,
 )
 from .figures import Figure, Section, SectionSpec
 from .read import ReportError, Results, load
@@ -26,7 +29,8 @@ from .write import Report, write
 
 #: the sections, top to bottom
 SECTIONS: tuple[SectionSpec, ...] = tuple(m.SECTION for m in (
-    conformance, speedup, scaling, bandwidth, memory, compiletime, noise, spiketimes, sharded, history, machine))
+    conformance, speedup, scaling, bandwidth, memory, compiletime, noise, spiketimes, sharded, history,
+    pytest_benchmark, machine))
 
 
 def build(paths, out_dir=None, *, title: str = "evbench report") -> Report:

@@ -1,6 +1,7 @@
 """Reading results for the report: evbench tables (``validate-*``, ``checks-*``, ``bench-*``,
 ``spiketimes-<table>-*``: ``.csv``, or the ``.json`` twin where the ``.csv`` cannot be used),
-their ``.meta.json``, and asv result files (``<commit>-<env>.json``), from files or folders
+their ``.meta.json``, asv result files (``<commit>-<env>.json``) and pytest-benchmark runs (JSON
+with ``machine_info`` and ``benchmarks``: :mod:`.pytest_benchmark`), from files or folders
 (searched recursively).
 
 Every table file is checked (:func:`evbench.harness.results.read_table`): against the row
@@ -17,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..results import TABLES, DamagedTable, read_table, stamp_key, table_of
+from . import pytest_benchmark
 from .figures import num
 
 
@@ -37,7 +39,9 @@ class Results:
     tables: dict = field(default_factory=dict)
     #: one row per asv benchmark × parameter combination × commit
     asv: pd.DataFrame = field(default_factory=pd.DataFrame)
-    #: ``{source path: metadata}`` from ``.meta.json`` files
+    #: one row per pytest-benchmark benchmark × run (file)
+    pybench: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: ``{source path: metadata}`` from ``.meta.json`` files (and pytest-benchmark runs)
     meta: dict = field(default_factory=dict)
     files: list = field(default_factory=list)
     #: ``(file, why)`` of every file refused as damaged
@@ -68,7 +72,7 @@ class Results:
                 if name.startswith("spiketimes-")}
 
     def empty(self) -> bool:
-        return not (len(self.asv) or any(len(t) for t in self.tables.values()))
+        return not (len(self.asv) or len(self.pybench) or any(len(t) for t in self.tables.values()))
 
 
 def _files(paths) -> list[Path]:
@@ -175,7 +179,7 @@ def _read_pair(path: Path, table, res: Results) -> pd.DataFrame | None:
 
 
 def load(paths) -> Results:
-    """Read every evbench and asv results file in ``paths`` (files or folders, recursively).
+    """Read every evbench, asv and pytest-benchmark results file in ``paths`` (files or folders, recursively).
     ``ReportError`` for a path that does not exist or when nothing readable is found."""
     paths = list(paths)
     if not paths:
@@ -183,6 +187,7 @@ def load(paths) -> Results:
     res = Results()
     frames: dict = {}
     asv_rows: list = []
+    pybench_rows: list = []
     files = _files(paths)
     done: set = set()
     for f in files:
@@ -205,10 +210,14 @@ def load(paths) -> Results:
                 frame["machine"] = (meta or {}).get("machine", "")
                 frames.setdefault(table.name, []).append(frame)
                 res.files.append(frame["source"].iloc[0] if len(frame) else str(primary))
-            elif f.suffix == ".json" and f.name not in ("machine.json", "benchmarks.json"):
+            elif f.suffix == ".json" and f.name != "machine.json":
                 obj = json.loads(f.read_text())
                 if _is_asv(obj):
                     asv_rows.extend(_asv_rows(obj, f))
+                    res.files.append(str(f))
+                elif pytest_benchmark.is_run(obj):
+                    pybench_rows.extend(pytest_benchmark.rows_of(obj, f))
+                    res.meta[str(f)] = pytest_benchmark.meta_of(obj)
                     res.files.append(str(f))
         except (ValueError, OSError, KeyError, TypeError, pd.errors.ParserError) as exc:
             _warn(f"skipping {f}: {type(exc).__name__}: {exc}")
@@ -217,7 +226,9 @@ def load(paths) -> Results:
         res.tables[name] = newest(pd.concat(parts, ignore_index=True), keys)
     if asv_rows:
         res.asv = pd.DataFrame(asv_rows)
+    if pybench_rows:
+        res.pybench = pd.DataFrame(pybench_rows)
     if res.empty():
         why = f"; refused: {'; '.join(f for f, _ in res.refused)}" if res.refused else ""
-        raise ReportError(f"no evbench or asv results found in {', '.join(repr(str(p)) for p in paths)}{why}")
+        raise ReportError(f"no evbench, asv or pytest-benchmark results found in {', '.join(repr(str(p)) for p in paths)}{why}")
     return res
