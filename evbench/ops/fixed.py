@@ -75,13 +75,13 @@ class FixedNumPerPre(Connectivity):
         return self.weights if self.weights.ndim == 0 else self.weights.reshape(-1)
 
     def _vecmat_cpu(self, S):
-        from .cpu.kernels import fixed_vecmat
+        from .cpu.sparse import fixed_vecmat
 
         return _ffi.call(fixed_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, self.indices,
                          self._flat_weights())
 
     def _matvec_cpu(self, S):
-        from .cpu.kernels import fixed_matvec
+        from .cpu.sparse import fixed_matvec
 
         return _ffi.call(fixed_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.indices,
                          self._flat_weights(), S)

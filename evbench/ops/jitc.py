@@ -400,7 +400,7 @@ class _JITCRow(Connectivity):
     # -- CPU kernels (evbench.ops.cpu.kernels: the same scheme, one row at a time) -------------------
     def _kernel_args(self):
         """``seed, table, draw keys, params, meta`` as the kernels take them."""
-        from .cpu.kernels import MAX_BLOCK
+        from .cpu.jitc import MAX_BLOCK
 
         dt = self.dtype
         values = list(self._param_values()) + [jnp.zeros((), dt)] * (2 - len(self._params))
@@ -414,12 +414,12 @@ class _JITCRow(Connectivity):
         return self.seed.reshape(1), self.table, keys, params, meta
 
     def _vecmat_cpu(self, S):
-        from .cpu.kernels import jitc_vecmat
+        from .cpu.jitc import jitc_vecmat
 
         return _ffi.call(jitc_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, *self._kernel_args())
 
     def _matvec_cpu(self, S):
-        from .cpu.kernels import jitc_matvec
+        from .cpu.jitc import jitc_matvec
 
         return _ffi.call(jitc_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), *self._kernel_args(), S)
 

@@ -137,13 +137,13 @@ class CSR(Connectivity):
     _matvec_ad = _matvec
 
     def _vecmat_cpu(self, S):
-        from .cpu.kernels import csr_vecmat
+        from .cpu.sparse import csr_vecmat
 
         return _ffi.call(csr_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, self.indptr, self.indices,
                          self.weights)
 
     def _matvec_cpu(self, S):
-        from .cpu.kernels import csr_matvec
+        from .cpu.sparse import csr_matvec
 
         return _ffi.call(csr_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.indptr, self.indices,
                          self.weights, S)
