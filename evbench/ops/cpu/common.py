@@ -42,3 +42,50 @@ def _event_lists(A):
                 q += 1
     return ptr, idx, vals
 
+
+
+def _prefetch_name():
+    import llvmlite.binding as llvm
+
+    # opaque pointers from LLVM 15 on: the intrinsic's name mangles the pointer type
+    return "llvm.prefetch.p0" if llvm.llvm_version_info[0] >= 15 else "llvm.prefetch.p0i8"
+
+
+@nb.extending.intrinsic
+def _prefetch(typingctx, arr, i):
+    """A hint to load element ``i`` of the 1-D array ``arr`` into the cache (no effect on the
+    result; an address past the end is harmless: a prefetch never faults)."""
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        i8p = ir.IntType(8).as_pointer()
+        ptr = builder.bitcast(builder.gep(ary.data, [args[1]]), i8p)
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            _prefetch_name())
+        builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])  # read, keep, data
+        return context.get_dummy_value()
+
+    return types.void(arr, i), codegen
+
+
+#: active inputs listed at a time by :func:`_active_batch`
+ACTIVE_BATCH = 64
+
+
+@_inline
+def _active_batch(v, i, buf):
+    """The next active inputs of the vector ``v`` from index ``i`` on, into ``buf`` (at most its
+    length): returns their count and the index to continue from. Listing a few ahead lets a
+    kernel prefetch the next input's data while it works on the current one."""
+    m = v.shape[0]
+    cnt = 0
+    while i < m and cnt < buf.shape[0]:
+        if v[i] != 0:
+            buf[cnt] = i
+            cnt += 1
+        i += 1
+    return cnt, i

@@ -19,4 +19,4 @@ from __future__ import annotations
 
 from .dense import dense_matvec, dense_vecmat  # noqa: F401
 from .jitc import MAX_BLOCK, jitc_matvec, jitc_vecmat  # noqa: F401
-from .sparse import csr_matvec, csr_vecmat, fixed_matvec, fixed_vecmat  # noqa: F401
+from .sparse import column_index, csr_matvec, csr_vecmat, fixed_matvec, fixed_vecmat, indexed_matvec  # noqa: F401

@@ -1,0 +1,81 @@
+"""An index of a row-stored structure's synapses by column, so that ``M @ events`` is event-driven.
+
+A CSR or fixed-number-per-pre structure stores its synapses row by row: ``events @ M`` visits
+the rows of the active inputs, but ``M @ events`` must gather over every stored synapse. The
+column index lists, column after column, the row of each synapse (``rows``) and its position in
+the structure's own weight array (``perm``): ``M @ events`` then visits only the columns of the
+active inputs, O(active × column length) per call. The weights are not copied: the products read
+them through ``perm``, so a structure whose weights are replaced (``jax.tree_util.tree_map``, a
+gradient step) multiplies with the new ones. Built once on the host (a counting sort,
+:func:`evbench.ops.cpu.sparse.column_index`): O(synapses) time, 8 bytes per synapse
+(4 without ``perm``, for a scalar weight), counted in the structure's ``nbytes``.
+
+Within a column, synapses keep their storage order (rows increasing), and the products add the
+active columns in increasing order: every output is summed over its terms in increasing input
+index, like the other kernels.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .base import scatter_active_rows
+
+
+@jax.tree_util.register_pytree_node_class
+class ColumnIndex:
+    """Column ``j`` holds the synapses ``indptr[j]:indptr[j + 1]`` of the column view: their rows
+    ``rows[...]`` and their positions ``perm[...]`` in the weight array (empty for a scalar
+    weight). ``max_len`` (static) is the longest column."""
+
+    def __init__(self, indptr, rows, perm, max_len: int):
+        self.indptr, self.rows, self.perm, self.max_len = indptr, rows, perm, max_len
+
+    def tree_flatten(self):
+        return (self.indptr, self.rows, self.perm), (self.max_len,)
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(*children, *aux)
+
+    def __repr__(self):
+        return f"ColumnIndex(n_cols={self.indptr.shape[0] - 1}, nnz={self.rows.shape[0]}, max_len={self.max_len})"
+
+
+def build(row_ptr, cols, n_cols: int, per_synapse: bool, where: str) -> ColumnIndex:
+    """The column index of synapses whose columns are ``cols`` (storage order), row ``i`` holding
+    ``row_ptr[i]:row_ptr[i + 1]``. Needs concrete arrays (call it outside ``jax.jit``)."""
+    from .cpu.sparse import column_index
+
+    for x in (row_ptr, cols):
+        if isinstance(x, jax.core.Tracer):
+            raise TypeError(f"{where} needs concrete index arrays: call it outside jax.jit / grad / vmap "
+                            "(the index is built once, on the host)")
+    row_ptr = np.ascontiguousarray(np.asarray(row_ptr), dtype=np.int32)
+    cols = np.ascontiguousarray(np.asarray(cols).reshape(-1), dtype=np.int32)
+    indptr = np.zeros(n_cols + 1, np.int32)
+    rows = np.empty(cols.shape[0], np.int32)
+    perm = np.empty(cols.shape[0] if per_synapse else 0, np.int32)
+    column_index(row_ptr, cols, indptr, rows, perm)
+    max_len = int(np.diff(indptr).max(initial=0))
+    return ColumnIndex(jnp.asarray(indptr), jnp.asarray(rows), jnp.asarray(perm), max_len)
+
+
+def matvec_portable(index: ColumnIndex, weights, S, n_rows: int):
+    """``M @ S`` (``S (n_cols, b)``) through the column index, in pure JAX: the active columns'
+    synapses scattered into their rows (``weights`` flat per synapse, or a scalar)."""
+    cap = max(index.max_len, 1)
+
+    def column(cols):
+        start = index.indptr[cols][:, None]
+        length = (index.indptr[cols + 1] - index.indptr[cols])[:, None]
+        slot = jnp.arange(cap, dtype=jnp.int32)[None, :]
+        valid = slot < length
+        k = jnp.where(valid, start + slot, 0)
+        if index.rows.shape[0] == 0:
+            return jnp.zeros(k.shape, jnp.int32), jnp.zeros(k.shape, weights.dtype), valid
+        w = jnp.broadcast_to(weights, k.shape) if weights.ndim == 0 else weights[index.perm[k]]
+        return index.rows[k], w, valid
+
+    return scatter_active_rows(S.T, column, n_rows).T
