@@ -39,16 +39,20 @@ def test_index_is_a_stable_sort_by_column(n_rows, n_cols, nnz_per_row):
     lengths = rng.integers(0, 2 * nnz_per_row + 1, n_rows)
     row_ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
     cols = rng.integers(0, max(1, n_cols // 3), row_ptr[-1]).astype(np.int32) * 3 % n_cols  # empty columns
-    for with_perm in (True, False):
-        indptr = np.zeros(n_cols + 1, np.int32)
-        rows = np.empty(len(cols), np.int32)
-        perm = np.empty(len(cols) if with_perm else 0, np.int32)
-        column_index(row_ptr, cols, indptr, rows, perm)
-        want_ptr, want_rows, want_perm = _stable_sort_reference(row_ptr, cols, n_cols)
-        np.testing.assert_array_equal(indptr, want_ptr)
-        np.testing.assert_array_equal(rows, want_rows)
-        if with_perm:
-            np.testing.assert_array_equal(perm, want_perm)
+    fixed_ptr = np.arange(n_rows + 1, dtype=np.int32) * nnz_per_row
+    fixed_cols = rng.integers(0, n_cols, fixed_ptr[-1]).astype(np.int32)
+    # (row_ptr, cols, K): ragged rows read through row_ptr, and a fixed number per row
+    for ptr, c, K in ((row_ptr, cols, 0), (fixed_ptr, fixed_cols, nnz_per_row)):
+        for with_perm in (True, False):
+            indptr = np.full(n_cols + 1, -1, np.int32)
+            rows = np.empty(len(c), np.int32)
+            perm = np.empty(len(c) if with_perm else 0, np.int32)
+            column_index(ptr if K == 0 else np.zeros(2, np.int32), c, K, indptr, rows, perm)
+            want_ptr, want_rows, want_perm = _stable_sort_reference(ptr, c, n_cols)
+            np.testing.assert_array_equal(indptr, want_ptr)
+            np.testing.assert_array_equal(rows, want_rows)
+            if with_perm:
+                np.testing.assert_array_equal(perm, want_perm)
 
 
 def _check_products(fam, M, dtype, *, portable, activities=((0.3, 3),)):

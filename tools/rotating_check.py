@@ -8,11 +8,12 @@ Every product runs under ``jax.jit`` with the structure and the events passed as
 connectivity. Warm-up (compilation, one call per vector, a column index's build) is excluded.
 Repeats go round-robin over the variants; a repeat is the mean time per call over the 16
 vectors, and each ratio is the median over repeats of the paired ratio variant / brainevent
-(below 1 the variant is faster). For the just-in-time families the line also gives the time
+(below 1 the variant is faster); ``cpu`` is the process CPU time per call (all threads: on a
+shared machine it leaves out the time spent waiting for a core). For the just-in-time families the line also gives the time
 per generated synapse (``active inputs × n × p`` of them per call).
 
-Variants: ``native`` (the default structure), ``index`` (``with_column_index()``: only where
-the product is ``M @ events`` of a row-stored structure), ``brainevent`` (0.3: ``BinaryArray``
+Variants: ``native`` (the default structure), ``index`` (``with_index()``: only for the
+product the structure would otherwise gather, e.g. ``M @ events`` of a CSR), ``brainevent`` (0.3: ``BinaryArray``
 events; its row just-in-time matrices with ``corder=True``, their event-driven form; its
 ``FixedNumPerPre`` with its column index built before the timing, as its first call would).
 """
@@ -23,8 +24,11 @@ import time
 
 import numpy as np
 
-FAMILIES = ("dense", "csr", "fixed_per_pre", "jitc_scalar_r", "jitc_normal_r", "jitc_uniform_r",
+FAMILIES = ("dense", "csr", "csc", "fixed_per_pre", "fixed_per_post", "jitc_scalar_r", "jitc_normal_r", "jitc_uniform_r",
             "jitc_scalar_c", "jitc_normal_c", "jitc_uniform_c")
+#: what runs without --family: the issue's targets (csc and fixed_per_post are the transposes
+#: of csr and fixed_per_pre: the same kernels)
+DEFAULT = tuple(f for f in FAMILIES if f not in ("csc", "fixed_per_post"))
 N_VECTORS = 16
 CONN_PROB = 0.01
 
@@ -49,9 +53,15 @@ def _brainevent(fam, M, product):
         S = jnp.asarray(M.weights)
     elif name == "csr":
         S = be.CSR((M.weights, M.indices, M.indptr), shape=M.shape)
+    elif name == "csc":
+        S = be.CSC((M.base.weights, M.base.indices, M.base.indptr), shape=M.shape)
     elif name == "fixed_per_pre":
         S = be.FixedNumPerPre((M.weights, M.indices), shape=M.shape)
         if product == "matvec":
+            S = S.build_weight_indices()
+    elif name == "fixed_per_post":
+        S = be.FixedNumPerPost((M.base.weights, M.base.indices), shape=M.shape)
+        if product == "vecmat":
             S = S.build_weight_indices()
     else:
         kind, orient = name.split("_")[1], name[-1]
@@ -69,7 +79,7 @@ def run_case(name, n, active, product, variants, budget):
     import jax
     import jax.numpy as jnp
 
-    from evbench.catalogue import get_family
+    from evbench.catalogue import get_family, get_product
     from evbench.events import make_events
 
     fam = get_family(name)
@@ -81,14 +91,16 @@ def run_case(name, n, active, product, variants, budget):
         if v == "native":
             impls[v] = (M, jax.jit(native))
         elif v == "index":
-            if product != "matvec" or not hasattr(M, "with_column_index"):
-                continue
-            t0 = time.perf_counter()
-            Mi = M.with_column_index()
+            if fam.event_driven_for(get_product(product)) or not hasattr(M, "with_index"):
+                continue  # the index serves the product the structure would gather for
+            # the first index built in a process loads (or compiles) the numba sorter: not timed
+            get_family(name).build(4, 4, conn_prob=0.5, seed=0).with_index()
+            c0, t0 = time.process_time(), time.perf_counter()
+            Mi = M.with_index()
             jax.block_until_ready(jax.tree_util.tree_leaves(Mi))
-            build = time.perf_counter() - t0
+            build, build_cpu = time.perf_counter() - t0, time.process_time() - c0
             extra = Mi.nbytes - M.nbytes
-            notes.append(f"index build {build:.3f} s, +{extra / 2**20:.1f} MiB")
+            notes.append(f"index build {build:.3f} s (cpu {build_cpu:.3f}), +{extra / 2**20:.1f} MiB")
             impls[v] = (Mi, jax.jit(native))
         elif v == "brainevent":
             S, fn, build = _brainevent(fam, M, product)
@@ -105,18 +117,21 @@ def run_case(name, n, active, product, variants, budget):
     if "brainevent" in first and first["brainevent"] > 1.0:
         notes.append(f"brainevent first call {first['brainevent']:.1f} s")
     times = {v: [] for v in impls}
+    cpu = {v: [] for v in impls}
     spent, rounds = 0.0, 0
     while rounds < 3 or (spent < budget and rounds < 15):
         for v, (S, fn) in impls.items():
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             for e in events:
                 jax.block_until_ready(fn(S, e))
             dt = (time.perf_counter() - t0) / N_VECTORS
+            cpu[v].append((time.process_time() - c0) / N_VECTORS)
             times[v].append(dt)
             spent += dt * N_VECTORS
         rounds += 1
     med = {v: float(np.median(t)) for v, t in times.items()}
-    parts = [f"{v} {med[v] * 1e3:.4g} ms" for v in impls]
+    med_cpu = {v: float(np.median(t)) for v, t in cpu.items()}
+    parts = [f"{v} {med[v] * 1e3:.4g} ms (cpu {med_cpu[v] * 1e3:.4g})" for v in impls]
     if "brainevent" in times:
         be_t = np.array(times["brainevent"])
         for v in impls:
@@ -124,7 +139,8 @@ def run_case(name, n, active, product, variants, budget):
                 parts.append(f"{v}/be {np.median(np.array(times[v]) / be_t):.3f}")
     if name.startswith("jitc_"):
         synapses = round(active * n) * n * CONN_PROB
-        parts.append("ns/synapse " + ", ".join(f"{v} {med[v] / synapses * 1e9:.1f}" for v in impls))
+        parts.append("ns/synapse " + ", ".join(f"{v} {med[v] / synapses * 1e9:.1f} (cpu {med_cpu[v] / synapses * 1e9:.1f})"
+                                               for v in impls))
     line = f"{name} {product} n={n} a={active:g}: " + "; ".join(parts)
     if notes:
         line += " (" + "; ".join(notes) + ")"
@@ -141,7 +157,7 @@ def main(argv=None) -> int:
     ap.add_argument("--variant", action="append", choices=("native", "index", "brainevent"))
     ap.add_argument("--budget", type=float, default=1.5, help="seconds of timed calls per case (at least 3 repeats)")
     args = ap.parse_args(argv)
-    for name in args.family or FAMILIES:
+    for name in args.family or DEFAULT:
         for product in args.product or default_products(name):
             for n in args.n or (1_000, 10_000, 100_000):
                 if name == "dense" and n > 10_000:

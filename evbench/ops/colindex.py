@@ -43,9 +43,10 @@ class ColumnIndex:
         return f"ColumnIndex(n_cols={self.indptr.shape[0] - 1}, nnz={self.rows.shape[0]}, max_len={self.max_len})"
 
 
-def build(row_ptr, cols, n_cols: int, per_synapse: bool, where: str) -> ColumnIndex:
+def build(row_ptr, cols, n_cols: int, per_synapse: bool, where: str, conn_num: int = 0) -> ColumnIndex:
     """The column index of synapses whose columns are ``cols`` (storage order), row ``i`` holding
-    ``row_ptr[i]:row_ptr[i + 1]``. Needs concrete arrays (call it outside ``jax.jit``)."""
+    ``row_ptr[i]:row_ptr[i + 1]`` (or the ``conn_num`` synapses from ``i conn_num`` when
+    ``conn_num > 0``: ``row_ptr`` unused). Needs concrete arrays (call it outside ``jax.jit``)."""
     from .cpu.sparse import column_index
 
     for x in (row_ptr, cols):
@@ -57,7 +58,7 @@ def build(row_ptr, cols, n_cols: int, per_synapse: bool, where: str) -> ColumnIn
     indptr = np.zeros(n_cols + 1, np.int32)
     rows = np.empty(cols.shape[0], np.int32)
     perm = np.empty(cols.shape[0] if per_synapse else 0, np.int32)
-    column_index(row_ptr, cols, indptr, rows, perm)
+    column_index(row_ptr, cols, conn_num, indptr, rows, perm)
     max_len = int(np.diff(indptr).max(initial=0))
     return ColumnIndex(jnp.asarray(indptr), jnp.asarray(rows), jnp.asarray(perm), max_len)
 

@@ -38,9 +38,9 @@ class FixedNumPerPre(Connectivity):
         length) instead of O(n_rows × k); the weights stay a leaf, read through the index."""
         if self.col_index is not None:
             return self
-        row_ptr = np.arange(self.n_rows + 1, dtype=np.int64) * self.conn_num
+        row_ptr = np.zeros(2, np.int32)  # unused: row i holds conn_num synapses from i * conn_num
         index = colindex.build(row_ptr, self.indices, self.n_cols, self.weights.ndim != 0,
-                               "FixedNumPerPre.with_index()")
+                               "FixedNumPerPre.with_index()", conn_num=self.conn_num)
         out = object.__new__(type(self))
         out.__dict__.update(self.__dict__, col_index=index)
         return out

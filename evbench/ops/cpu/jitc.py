@@ -18,7 +18,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .common import ACTIVE_BATCH, _active_batch, _event_lists, _group, _inline, _jit
+from .common import _event_lists, _group, _inline, _jit
 from .normal import _normal, _normal32
 
 _M32 = np.uint64(0xFFFFFFFF)
@@ -196,16 +196,14 @@ def jitc_vecmat(S, seed, table, keys, params, meta, out):
     ks = np.empty(b, np.int64)         # the samples in which input i is active
     vs = np.empty(b, params.dtype)     # and their events
     out[:, :] = 0
-    if b == 1:
+    if b == 1:  # a 1-D scan of the events
         v = S[0]
-        buf = np.empty(ACTIVE_BATCH, np.int64)
-        i, ks[0] = 0, 0
-        while i < m:
-            count, i = _active_batch(v, i, buf)
-            for t in range(count):
-                vs[0] = v[buf[t]]
-                _row(buf[t], seed[0], table, keys, params, n_bits, overflow, kind, block, base, skip, col, z, ks, vs,
-                     1, out)
+        ks[0] = 0
+        for i in range(m):
+            if v[i] != 0:
+                vs[0] = v[i]
+                _row(i, seed[0], table, keys, params, n_bits, overflow, kind, block, base, skip, col, z, ks, vs, 1,
+                     out)
         return
     g = _group(b, n)
     for k0 in range(0, b, g):
@@ -259,6 +257,9 @@ def _scatter(o, v, col, z, w0, scalar, count):
         vw = v * w0
         for s in range(count):
             o[col[s]] += vw
+    elif v == 1:  # a bool event, or 1.0: the weights themselves (the same values)
+        for s in range(count):
+            o[col[s]] += z[s]
     else:
         for s in range(count):
             o[col[s]] += v * z[s]
