@@ -55,10 +55,15 @@ def build(row_ptr, cols, n_cols: int, per_synapse: bool, where: str, conn_num: i
                             "(the index is built once, on the host)")
     row_ptr = np.ascontiguousarray(np.asarray(row_ptr), dtype=np.int32)
     cols = np.ascontiguousarray(np.asarray(cols).reshape(-1), dtype=np.int32)
+    nnz = cols.shape[0]
     indptr = np.zeros(n_cols + 1, np.int32)
-    rows = np.empty(cols.shape[0], np.int32)
-    perm = np.empty(cols.shape[0] if per_synapse else 0, np.int32)
-    column_index(row_ptr, cols, conn_num, indptr, rows, perm)
+    # written once here, in order: the sort's first touch of a page would be in a scattered order
+    rows = np.empty(nnz, np.int32)
+    perm = np.empty(nnz if per_synapse else 0, np.int32)
+    tmp = np.empty(nnz if conn_num == 0 or not per_synapse else 0, np.int32)
+    for x in (rows, perm, tmp):
+        x.fill(0)
+    column_index(row_ptr, cols, conn_num, indptr, rows, perm, tmp)
     max_len = int(np.diff(indptr).max(initial=0))
     return ColumnIndex(jnp.asarray(indptr), jnp.asarray(rows), jnp.asarray(perm), max_len)
 

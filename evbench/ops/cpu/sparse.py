@@ -138,26 +138,31 @@ def fixed_matvec(indices, w, S, out):
 
 #: the column index is sorted by buckets of adjacent columns first, at most this many (their
 #: write positions stay in the cache), then each bucket by column
-_BUCKETS = 1024
+_BUCKETS = 256
 
 
 @_jit
-def column_index(row_ptr, cols, K, indptr, rows, perm):
+def column_index(row_ptr, cols, K, indptr, rows, perm, tmp):
     """Sort the synapses by column, stably: ``indptr`` gets the column pointers, ``rows`` the row
     of each synapse in column order and ``perm`` (unless empty) its position in storage order.
     Row ``i`` holds synapses ``row_ptr[i]:row_ptr[i + 1]``, or ``i K .. (i + 1) K`` when
-    ``K > 0`` (a fixed number per row: ``row_ptr`` is not read).
+    ``K > 0`` (a fixed number per row: ``row_ptr`` is not read). ``tmp`` is scratch of one
+    int32 per synapse, needed (else empty) when ``K == 0`` or ``perm`` is empty.
 
     A counting sort in two passes (a single pass writes to one place per column, and past
-    about 10^4 columns those places no longer fit in the cache): synapses by bucket of
-    ``2^shift`` adjacent columns (their positions and columns), then each bucket, through a
-    scratch copy, by column."""
+    about 10^4 columns those places no longer fit in the cache): the synapses by bucket of
+    ``2^shift`` adjacent columns (position, column, and the row where ``K == 0``, kept in
+    ``perm``, ``rows`` and ``tmp``), then each bucket, through a scratch copy, by column. The
+    caller hands over arrays already written once: a first touch of a page in this scattered
+    order costs more than the sort (~1 s per 400 MB on this VM)."""
     n_cols = indptr.shape[0] - 1
     nnz = cols.shape[0]
-    indptr[0] = 0
+    indptr[:] = 0
     if nnz == 0:
-        indptr[:] = 0
         return
+    with_perm = perm.shape[0] > 0
+    src = perm if with_perm else tmp   # each synapse's position, in bucket order (unused: K == 0, no perm)
+    col = rows if K > 0 else tmp       # its column
     shift = 0
     while (n_cols - 1) >> shift >= _BUCKETS:
         shift += 1
@@ -169,8 +174,6 @@ def column_index(row_ptr, cols, K, indptr, rows, perm):
     for b in range(n_b):
         start[b + 1] += start[b]
     nxt = start[:n_b].copy()
-    src = perm if perm.shape[0] > 0 else np.empty(nnz, np.int32)  # positions, in bucket order
-    col = np.empty(nnz, np.int32)                                   # and their columns
     if K > 0:
         for s in range(nnz):
             c = cols[s]
@@ -184,13 +187,14 @@ def column_index(row_ptr, cols, K, indptr, rows, perm):
                 c = cols[s]
                 q = nxt[c >> shift]
                 nxt[c >> shift] = q + 1
-                src[q] = s
+                if with_perm:
+                    src[q] = s
                 col[q] = c
                 rows[q] = i
     longest = 0
     for b in range(n_b):
         longest = max(longest, start[b + 1] - start[b])
-    src_s = np.empty(longest, np.int32)
+    src_s = np.empty(longest if (with_perm or K > 0) else 0, np.int32)
     col_s = np.empty(longest, np.int32)
     rows_s = np.empty(longest if K == 0 else 0, np.int32)
     at = np.empty(width + 1, np.int64)
@@ -200,9 +204,11 @@ def column_index(row_ptr, cols, K, indptr, rows, perm):
         wb = min(width, n_cols - c0)
         at[: wb + 1] = 0
         for t in range(hi - lo):
-            src_s[t] = src[lo + t]
             col_s[t] = col[lo + t] - c0
             at[col_s[t] + 1] += 1
+        if src_s.shape[0] > 0:
+            for t in range(hi - lo):
+                src_s[t] = src[lo + t]
         if K == 0:
             for t in range(hi - lo):
                 rows_s[t] = rows[lo + t]
@@ -215,7 +221,7 @@ def column_index(row_ptr, cols, K, indptr, rows, perm):
             q = at[j]
             at[j] = q + 1
             rows[q] = src_s[t] // K if K > 0 else rows_s[t]
-            if perm.shape[0] > 0:
+            if with_perm:
                 perm[q] = src_s[t]
 
 
