@@ -47,7 +47,7 @@ def test_index_is_a_stable_sort_by_column(n_rows, n_cols, nnz_per_row):
             indptr = np.full(n_cols + 1, -1, np.int32)
             rows = np.empty(len(c), np.int32)
             perm = np.empty(len(c) if with_perm else 0, np.int32)
-            tmp = np.empty(len(c) if K == 0 or not with_perm else 0, np.int32)
+            tmp = np.empty(0 if with_perm else len(c), np.int32)
             column_index(ptr if K == 0 else np.zeros(2, np.int32), c, K, indptr, rows, perm, tmp)
             want_ptr, want_rows, want_perm = _stable_sort_reference(ptr, c, n_cols)
             np.testing.assert_array_equal(indptr, want_ptr)

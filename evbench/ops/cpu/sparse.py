@@ -147,22 +147,22 @@ def column_index(row_ptr, cols, K, indptr, rows, perm, tmp):
     of each synapse in column order and ``perm`` (unless empty) its position in storage order.
     Row ``i`` holds synapses ``row_ptr[i]:row_ptr[i + 1]``, or ``i K .. (i + 1) K`` when
     ``K > 0`` (a fixed number per row: ``row_ptr`` is not read). ``tmp`` is scratch of one
-    int32 per synapse, needed (else empty) when ``K == 0`` or ``perm`` is empty.
+    int32 per synapse, needed (else empty) when ``perm`` is empty.
 
     A counting sort in two passes (a single pass writes to one place per column, and past
     about 10^4 columns those places no longer fit in the cache): the synapses by bucket of
-    ``2^shift`` adjacent columns (position, column, and the row where ``K == 0``, kept in
-    ``perm``, ``rows`` and ``tmp``), then each bucket, through a scratch copy, by column. The
-    caller hands over arrays already written once: a first touch of a page in this scattered
-    order costs more than the sort (~1 s per 400 MB on this VM)."""
+    ``2^shift`` adjacent columns (their positions in ``perm`` or ``tmp``, their columns in
+    ``rows``), then each bucket, through a scratch copy, by column, the rows found from the
+    positions (which increase within a bucket). The caller hands over arrays already written
+    once: a first touch of a page in this scattered order costs about as much as the sort."""
     n_cols = indptr.shape[0] - 1
     nnz = cols.shape[0]
     indptr[:] = 0
     if nnz == 0:
         return
     with_perm = perm.shape[0] > 0
-    src = perm if with_perm else tmp   # each synapse's position, in bucket order (unused: K == 0, no perm)
-    col = rows if K > 0 else tmp       # its column
+    src = perm if with_perm else tmp   # each synapse's position, in bucket order
+    col = rows                         # and its column, until pass 2 writes the rows
     shift = 0
     while (n_cols - 1) >> shift >= _BUCKETS:
         shift += 1
@@ -174,29 +174,17 @@ def column_index(row_ptr, cols, K, indptr, rows, perm, tmp):
     for b in range(n_b):
         start[b + 1] += start[b]
     nxt = start[:n_b].copy()
-    if K > 0:
-        for s in range(nnz):
-            c = cols[s]
-            q = nxt[c >> shift]
-            nxt[c >> shift] = q + 1
-            src[q] = s
-            col[q] = c
-    else:
-        for i in range(row_ptr.shape[0] - 1):
-            for s in range(row_ptr[i], row_ptr[i + 1]):
-                c = cols[s]
-                q = nxt[c >> shift]
-                nxt[c >> shift] = q + 1
-                if with_perm:
-                    src[q] = s
-                col[q] = c
-                rows[q] = i
+    for s in range(nnz):
+        c = cols[s]
+        q = nxt[c >> shift]
+        nxt[c >> shift] = q + 1
+        src[q] = s
+        col[q] = c
     longest = 0
     for b in range(n_b):
         longest = max(longest, start[b + 1] - start[b])
-    src_s = np.empty(longest if (with_perm or K > 0) else 0, np.int32)
+    src_s = np.empty(longest, np.int32)
     col_s = np.empty(longest, np.int32)
-    rows_s = np.empty(longest if K == 0 else 0, np.int32)
     at = np.empty(width + 1, np.int64)
     for b in range(n_b):
         lo, hi = start[b], start[b + 1]
@@ -206,23 +194,26 @@ def column_index(row_ptr, cols, K, indptr, rows, perm, tmp):
         for t in range(hi - lo):
             col_s[t] = col[lo + t] - c0
             at[col_s[t] + 1] += 1
-        if src_s.shape[0] > 0:
-            for t in range(hi - lo):
-                src_s[t] = src[lo + t]
-        if K == 0:
-            for t in range(hi - lo):
-                rows_s[t] = rows[lo + t]
+        for t in range(hi - lo):
+            src_s[t] = src[lo + t]
         at[0] = lo
         for j in range(wb):
             at[j + 1] += at[j]
             indptr[c0 + j + 1] = at[j + 1]
+        r = 0
         for t in range(hi - lo):
             j = col_s[t]
             q = at[j]
             at[j] = q + 1
-            rows[q] = src_s[t] // K if K > 0 else rows_s[t]
+            sv = src_s[t]
+            if K > 0:
+                rows[q] = sv // K
+            else:
+                while row_ptr[r + 1] <= sv:  # positions increase within a bucket: one walk
+                    r += 1
+                rows[q] = r
             if with_perm:
-                perm[q] = src_s[t]
+                perm[q] = sv
 
 
 @_inline
