@@ -5,8 +5,11 @@ One module per structure (:mod:`.dense`, :mod:`.sparse`, :mod:`.jitc`; shared pi
 
 Every kernel computes exactly what the portable (pure JAX) product of its structure computes,
 from the same stored arrays, with a different summation order: each output is summed over its
-terms in increasing input index (the error bound of :mod:`evbench.tolerance` holds for any
-order). Kernels write every output element; they never raise (inputs are validated before).
+terms in increasing input index, except ``events @ M`` of a single vector for the stored sparse
+structures (and ``M @ events`` through a column index), which interleaves the rows of four
+active inputs at a time (:func:`evbench.ops.cpu.sparse._scatter_active`): a fixed order that
+depends only on the inputs (the error bound of :mod:`evbench.tolerance` holds for any order).
+Kernels write every output element; they never raise (inputs are validated before).
 
 Layouts: ``S`` is ``(b, n_rows)`` for ``events @ M`` (``*_vecmat``) and ``(n_cols, b)`` for
 ``M @ events`` (``*_matvec``), bool or the weight dtype (bool events are read as they are: no

@@ -12,17 +12,12 @@ from .common import _group, _inline, _jit
 @_jit
 def csr_vecmat(S, indptr, indices, w, out):
     """``out (b, n) = S (b, m) @ M`` for a CSR ``M``: the rows of the active inputs only (their
-    ``indptr`` entries too)."""
+    ``indptr`` entries too); a single vector four rows at a time (:func:`_scatter_active`)."""
     b, m = S.shape
     ws = w.shape[0] == indices.shape[0]
     out[:, :] = 0
-    if b == 1:  # a 1-D scan of the events (the loop below costs ~1.4 ns more per input)
-        v, o = S[0], out[0]
-        for i in range(m):
-            s = v[i]
-            if s != 0:
-                lo, hi = indptr[i], indptr[i + 1]
-                _scatter_row(o, s, indices[lo:hi], w[lo:hi] if ws else w[:1], ws)
+    if b == 1:
+        _scatter_active(S[0], indptr, 0, indices, w, np.empty(0, np.int32), 1 if ws else 0, out[0])
         return
     g = _group(b, out.shape[1])
     for k0 in range(0, b, g):
@@ -61,6 +56,93 @@ def _times_impl(s, w):
     return lambda s, w: s * w
 
 
+# -- a single vector: the active inputs' rows, four at a time -----------------------------------
+
+
+@_jit
+def _scatter_active(v, ptr, K, cols, w, perm, mode, o):
+    """``o += sum_r v[r] row_r`` over the active inputs ``r`` of the vector ``v``, where row ``r``
+    holds the synapses ``lo .. hi`` of ``cols`` (``ptr[r] .. ptr[r + 1]``, or ``r K .. r K + K``
+    when ``K > 0``) with the weights ``w[p]`` (``mode`` 1), ``w[0]`` (0) or ``w[perm[p]]`` (2).
+
+    Rows go four at a time, their synapses interleaved (the common length, then each row's
+    rest): four independent streams of loads and scatters in flight make the product 20-40 %
+    faster at n = 1e5 than one row after another. An output therefore adds its terms group of
+    four rows after group, in increasing row order across groups and by position then row
+    within one: a fixed order that depends only on the inputs."""
+    buf = np.empty(4, np.int64)
+    count = 0
+    for i in range(v.shape[0]):
+        if v[i] != 0:
+            buf[count] = i
+            count += 1
+            if count == 4:
+                _four(v, buf, ptr, K, cols, w, perm, mode, o)
+                count = 0
+    for t in range(count):
+        lo, hi = _bounds(buf[t], ptr, K)
+        _one(o, v[buf[t]], cols, w, perm, mode, lo, hi)
+
+
+@_inline
+def _bounds(r, ptr, K):
+    if K > 0:
+        return r * K, r * K + K
+    return np.int64(ptr[r]), np.int64(ptr[r + 1])
+
+
+@_inline
+def _one(o, s, cols, w, perm, mode, lo, hi):
+    """One row's synapses ``lo .. hi``, through slices: a loop from 0 over views compiles to
+    a faster scatter (~20 % at n = 1e5) than one over offsets into the whole arrays."""
+    c = cols[lo:hi]
+    if mode == 1:
+        _scatter_row(o, s, c, w[lo:hi], True)
+    elif mode == 2:
+        p = perm[lo:hi]
+        for q in range(c.shape[0]):
+            o[c[q]] += _times(s, w[p[q]])
+    else:
+        _scatter_row(o, s, c, w, False)
+
+
+@_jit
+def _four(v, buf, ptr, K, cols, w, perm, mode, o):
+    """The rows ``buf[0..3]``, interleaved over their common length, then each one's rest."""
+    lo0, hi0 = _bounds(buf[0], ptr, K)
+    lo1, hi1 = _bounds(buf[1], ptr, K)
+    lo2, hi2 = _bounds(buf[2], ptr, K)
+    lo3, hi3 = _bounds(buf[3], ptr, K)
+    n = min(hi0 - lo0, hi1 - lo1, hi2 - lo2, hi3 - lo3)
+    s0, s1, s2, s3 = v[buf[0]], v[buf[1]], v[buf[2]], v[buf[3]]
+    c0, c1, c2, c3 = cols[lo0:lo0 + n], cols[lo1:lo1 + n], cols[lo2:lo2 + n], cols[lo3:lo3 + n]
+    if mode == 1:
+        w0, w1, w2, w3 = w[lo0:lo0 + n], w[lo1:lo1 + n], w[lo2:lo2 + n], w[lo3:lo3 + n]
+        for q in range(n):
+            o[c0[q]] += _times(s0, w0[q])
+            o[c1[q]] += _times(s1, w1[q])
+            o[c2[q]] += _times(s2, w2[q])
+            o[c3[q]] += _times(s3, w3[q])
+    elif mode == 2:
+        p0, p1, p2, p3 = perm[lo0:lo0 + n], perm[lo1:lo1 + n], perm[lo2:lo2 + n], perm[lo3:lo3 + n]
+        for q in range(n):
+            o[c0[q]] += _times(s0, w[p0[q]])
+            o[c1[q]] += _times(s1, w[p1[q]])
+            o[c2[q]] += _times(s2, w[p2[q]])
+            o[c3[q]] += _times(s3, w[p3[q]])
+    elif n > 0:
+        sw0, sw1, sw2, sw3 = _times(s0, w[0]), _times(s1, w[0]), _times(s2, w[0]), _times(s3, w[0])
+        for q in range(n):
+            o[c0[q]] += sw0
+            o[c1[q]] += sw1
+            o[c2[q]] += sw2
+            o[c3[q]] += sw3
+    _one(o, s0, cols, w, perm, mode, lo0 + n, hi0)
+    _one(o, s1, cols, w, perm, mode, lo1 + n, hi1)
+    _one(o, s2, cols, w, perm, mode, lo2 + n, hi2)
+    _one(o, s3, cols, w, perm, mode, lo3 + n, hi3)
+
+
 @_jit
 def csr_matvec(indptr, indices, w, S, out):
     """``out (m, b) = M @ S (n, b)`` for a CSR ``M``: every row gathers its synapses."""
@@ -87,18 +169,17 @@ def csr_matvec(indptr, indices, w, S, out):
 
 @_jit
 def fixed_vecmat(S, indices, w, out):
-    """``out (b, n) = S (b, m) @ M``, row ``i`` of ``M`` holding the ``K`` columns ``indices[i]``."""
+    """``out (b, n) = S (b, m) @ M``, row ``i`` of ``M`` holding the ``K`` columns ``indices[i]``
+    (a single vector: four rows at a time, :func:`_scatter_active`)."""
     b, m = S.shape
     K = indices.shape[1]
     ws = w.shape[0] == m * K
     w2 = w.reshape(m, K) if ws else w.reshape(1, 1)
     out[:, :] = 0
     if b == 1:
-        v, o = S[0], out[0]
-        for i in range(m):
-            s = v[i]
-            if s != 0:
-                _scatter_row(o, s, indices[i], w2[i] if ws else w2[0], ws)
+        if K > 0:
+            _scatter_active(S[0], np.empty(0, np.int32), K, indices.reshape(-1), w, np.empty(0, np.int32),
+                            1 if ws else 0, out[0])
         return
     g = _group(b, out.shape[1])
     for k0 in range(0, b, g):
@@ -216,13 +297,6 @@ def column_index(row_ptr, cols, K, indptr, rows, perm, tmp):
                 perm[q] = sv
 
 
-@_inline
-def _scatter_gathered(o, s, rows, perm, w):
-    """``o[rows[q]] += s * w[perm[q]]``: a column of the index, its weights read in place."""
-    for q in range(rows.shape[0]):
-        o[rows[q]] += _times(s, w[perm[q]])
-
-
 @_jit
 def indexed_matvec(indptr, rows, perm, w, S, out):
     """``out (m, b) = M @ S (n, b)`` through a column index: the columns of the active inputs
@@ -232,15 +306,7 @@ def indexed_matvec(indptr, rows, perm, w, S, out):
     ws = perm.shape[0] > 0
     out[:, :] = 0
     if b == 1:
-        v, o = S.reshape(-1), out.reshape(-1)
-        for j in range(n):
-            s = v[j]
-            if s != 0:
-                lo, hi = indptr[j], indptr[j + 1]
-                if ws:
-                    _scatter_gathered(o, s, rows[lo:hi], perm[lo:hi], w)
-                else:
-                    _scatter_row(o, s, rows[lo:hi], w[:1], False)
+        _scatter_active(S.reshape(-1), indptr, 0, rows, w, perm, 2 if ws else 0, out.reshape(-1))
         return
     ks = np.empty(b, np.int64)    # the samples in which input j is active
     vs = np.empty(b, out.dtype)   # and their events
