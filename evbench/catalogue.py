@@ -348,7 +348,7 @@ register(Family(
     peers={"brainstate": "EventFixedProb", "brainevent": "CSR (built by brainstate)"},
 ))
 
-# -- just-in-time connectivity (evbench/_jitc.py, reference/jitconn.py) -------------------------
+# -- just-in-time connectivity (evbench/ops/jitc.py, reference/jitconn.py) ---------------------
 # JITC-SECTION: registrations of the six just-in-time families follow.
 import functools  # noqa: E402
 

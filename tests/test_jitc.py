@@ -1,4 +1,4 @@
-"""Just-in-time random connectivity (evbench/_jitc.py) against its specification
+"""Just-in-time random connectivity (evbench/ops/jitc.py) against its specification
 (reference/jitconn.py): structure bitwise, products within the float error bound, the
 row/column identity, determinism, capacity overflow, statistics, gradients, bad input."""
 import jax

@@ -9,7 +9,7 @@ from evbench.catalogue import families, get_family, get_product
 from evbench.cli import main
 from evbench.harness.profiles import PATH_BATCH, PROFILES, path_shape, profile_cases
 from evbench.ops import cpu
-from evbench.ops.cpu import kernels
+from evbench.ops.cpu import sparse as kernels  # where the CSR products look their kernels up
 
 
 def _groups(batch: int, n_out: int) -> int:

@@ -53,12 +53,12 @@ class DenseMatrix(Connectivity):
         return for_active_chunks(ST, jnp.zeros((self.n_rows, S.shape[1]), self.dtype), body)
 
     def _vecmat_cpu(self, S):
-        from .cpu.kernels import dense_vecmat
+        from .cpu.dense import dense_vecmat
 
         return _ffi.call(dense_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, self.weights)
 
     def _matvec_cpu(self, S):
-        from .cpu.kernels import dense_matvec
+        from .cpu.dense import dense_matvec
 
         return _ffi.call(dense_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.weights, S)
 

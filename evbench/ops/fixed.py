@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from . import colindex
 from .cpu import ffi as _ffi
 from .base import Connectivity, Transposed, scatter_active_rows
 from .._checks import check_shape
@@ -15,10 +16,11 @@ class FixedNumPerPre(Connectivity):
     """Each row (presynaptic neuron) ``i`` connects to the ``k`` columns ``indices[i]``.
 
     Repeated targets in a row (multapses) are summed. ``events @ M`` costs O(active × k);
-    ``M @ events`` gathers ``k`` inputs for every row, O(n_rows × k).
+    ``M @ events`` gathers ``k`` inputs for every row, O(n_rows × k), unless the structure
+    carries a column index (:meth:`with_index`): then it visits the active columns only.
     """
 
-    _leaf_fields = ("indices", "weights")
+    _leaf_fields = ("indices", "weights", "col_index")
     _static_fields = ("shape",)
     _cpu_products = _gpu_products = ("vecmat", "matvec")
 
@@ -28,7 +30,20 @@ class FixedNumPerPre(Connectivity):
         if idx.shape[0] != shape[0]:
             raise ValueError(f"indices must have {shape[0]} rows (shape[0]), got {idx.shape[0]}")
         w = as_weights("weights", weights, shape=tuple(idx.shape), dtype=dtype)
-        self._set(indices=idx, weights=w, shape=shape)
+        self._set(indices=idx, weights=w, shape=shape, col_index=None)
+
+    def with_index(self) -> "FixedNumPerPre":
+        """The same matrix with a column index (:mod:`evbench.ops.colindex`, built once on the
+        host: call it outside ``jit``), so that ``M @ events`` costs O(active inputs × column
+        length) instead of O(n_rows × k); the weights stay a leaf, read through the index."""
+        if self.col_index is not None:
+            return self
+        row_ptr = np.zeros(2, np.int32)  # unused: row i holds conn_num synapses from i * conn_num
+        index = colindex.build(row_ptr, self.indices, self.n_cols, self.weights.ndim != 0,
+                               "FixedNumPerPre.with_index()", conn_num=self.conn_num)
+        out = object.__new__(type(self))
+        out.__dict__.update(self.__dict__, col_index=index)
+        return out
 
     @property
     def dtype(self):
@@ -61,6 +76,11 @@ class FixedNumPerPre(Connectivity):
         return scatter_active_rows(S, self._rows, self.n_cols)
 
     def _matvec(self, S):
+        if self.col_index is not None:
+            return colindex.matvec_portable(self.col_index, self._flat_weights(), S, self.n_rows)
+        return self._matvec_ad(S)
+
+    def _matvec_ad(self, S):
         # out[i, b] = sum_k w[i, k] * S[indices[i, k], b]
         return jnp.einsum("ik,ikb->ib", self._w(), S[self.indices, :])
 
@@ -69,20 +89,22 @@ class FixedNumPerPre(Connectivity):
         out = jnp.zeros((S.shape[0], self.n_cols), S.dtype)
         return out.at[:, self.indices.reshape(-1)].add(contrib.reshape(S.shape[0], -1))
 
-    _matvec_ad = _matvec
-
     def _flat_weights(self):
         return self.weights if self.weights.ndim == 0 else self.weights.reshape(-1)
 
     def _vecmat_cpu(self, S):
-        from .cpu.kernels import fixed_vecmat
+        from .cpu.sparse import fixed_vecmat
 
         return _ffi.call(fixed_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, self.indices,
                          self._flat_weights())
 
     def _matvec_cpu(self, S):
-        from .cpu.kernels import fixed_matvec
+        from .cpu.sparse import fixed_matvec, indexed_matvec
 
+        if self.col_index is not None:
+            c = self.col_index
+            return _ffi.call(indexed_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), c.indptr, c.rows, c.perm,
+                             self._flat_weights(), S)
         return _ffi.call(fixed_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.indices,
                          self._flat_weights(), S)
 
@@ -111,3 +133,10 @@ class FixedNumPerPost(Transposed):
     @property
     def conn_num(self) -> int:
         return self.base.conn_num
+
+    def with_index(self) -> "FixedNumPerPost":
+        """The same matrix with a row index (the column index of the :class:`FixedNumPerPre` it
+        stores), so that ``events @ M`` is event-driven too; see :meth:`FixedNumPerPre.with_index`."""
+        out = object.__new__(type(self))
+        out._set(base=self.base.with_index())
+        return out

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import colindex
 from .cpu import ffi as _ffi
 from .base import Connectivity, Transposed, scalar_or_gather, scatter_active_rows
 from .._checks import check_shape
@@ -77,10 +78,11 @@ class CSR(Connectivity):
     """Compressed sparse rows: row ``i`` holds ``indices[indptr[i]:indptr[i+1]]``.
 
     ``events @ M`` visits the rows of the active inputs only: O(active × max row length).
-    ``M @ events`` gathers along every row: O(synapses).
+    ``M @ events`` gathers along every row: O(synapses), unless the structure carries a column
+    index (:meth:`with_index`): then it visits the columns of the active inputs only.
     """
 
-    _leaf_fields = ("indptr", "indices", "weights")
+    _leaf_fields = ("indptr", "indices", "weights", "col_index")
     _static_fields = ("shape", "max_row_nnz")
     _cpu_products = _gpu_products = ("vecmat", "matvec")
 
@@ -100,7 +102,18 @@ class CSR(Connectivity):
             raise ValueError(f"indptr must be non-decreasing, it falls at row {int(np.argmax(row_nnz < 0))}")
         w = as_weights("weights", weights, shape=(nnz,), dtype=dtype)
         self._set(indptr=jnp.asarray(ptr.astype(np.int32)), indices=indices, weights=w, shape=shape,
-                  max_row_nnz=int(row_nnz.max(initial=0)))
+                  max_row_nnz=int(row_nnz.max(initial=0)), col_index=None)
+
+    def with_index(self) -> "CSR":
+        """The same matrix with a column index (:mod:`evbench.ops.colindex`, built once on the
+        host: call it outside ``jit``), so that ``M @ events`` costs O(active inputs × column
+        length) instead of O(synapses); the weights stay a leaf, read through the index."""
+        if self.col_index is not None:
+            return self
+        index = colindex.build(self.indptr, self.indices, self.n_cols, self.weights.ndim != 0, "CSR.with_index()")
+        out = object.__new__(type(self))
+        out.__dict__.update(self.__dict__, col_index=index)
+        return out
 
     @property
     def dtype(self):
@@ -138,6 +151,11 @@ class CSR(Connectivity):
         return scatter_active_rows(S, self._rows, self.n_cols)
 
     def _matvec(self, S):
+        if self.col_index is not None:
+            return colindex.matvec_portable(self.col_index, self.weights, S, self.n_rows)
+        return self._matvec_ad(S)
+
+    def _matvec_ad(self, S):
         contrib = self._w()[:, None] * S[self.indices, :]
         return jax.ops.segment_sum(contrib, self._row_ids(), num_segments=self.n_rows)
 
@@ -145,17 +163,19 @@ class CSR(Connectivity):
         contrib = S[:, self._row_ids()] * self._w()[None, :]
         return jnp.zeros((S.shape[0], self.n_cols), S.dtype).at[:, self.indices].add(contrib)
 
-    _matvec_ad = _matvec
-
     def _vecmat_cpu(self, S):
-        from .cpu.kernels import csr_vecmat
+        from .cpu.sparse import csr_vecmat
 
         return _ffi.call(csr_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, self.indptr, self.indices,
                          self.weights)
 
     def _matvec_cpu(self, S):
-        from .cpu.kernels import csr_matvec
+        from .cpu.sparse import csr_matvec, indexed_matvec
 
+        if self.col_index is not None:
+            c = self.col_index
+            return _ffi.call(indexed_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), c.indptr, c.rows, c.perm,
+                             self.weights, S)
         return _ffi.call(csr_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.indptr, self.indices,
                          self.weights, S)
 
@@ -179,3 +199,10 @@ class CSC(Transposed):
     def __init__(self, indptr, indices, weights, shape, *, dtype=None):
         shape = check_shape("shape", shape)
         self._set(base=CSR(indptr, indices, weights, shape[::-1], dtype=dtype))
+
+    def with_index(self) -> "CSC":
+        """The same matrix with a row index (the column index of the CSR it stores), so that
+        ``events @ M`` is event-driven too; see :meth:`CSR.with_index`."""
+        out = object.__new__(type(self))
+        out._set(base=self.base.with_index())
+        return out

@@ -1,0 +1,45 @@
+"""What the CPU kernels share: numba's compile options, the batch grouping, event lists."""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+_jit = nb.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+_inline = nb.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy", inline="always")
+
+#: output elements of the samples handled together by the ``*_vecmat`` kernels: a batch is
+#: processed in groups of samples whose outputs fit in the L2 cache (512 KB of float32), so a
+#: scatter into a long output row does not miss the cache once per synapse
+_GROUP_ELEMENTS = 1 << 17
+
+
+@_inline
+def _group(b, n_out):
+    """Samples per group for outputs of length ``n_out``: at least 1, at most ``b``."""
+    return max(1, min(b, _GROUP_ELEMENTS // max(n_out, 1)))
+
+
+@_jit
+def _event_lists(A):
+    """The non-zero entries of ``A (r, c)`` listed row by row, CSR-like: row ``i`` has columns
+    ``idx[ptr[i]:ptr[i + 1]]`` (increasing) with values ``vals[...]``. Two passes: count, fill."""
+    r, c = A.shape
+    ptr = np.zeros(r + 1, np.int64)
+    for i in range(r):
+        for j in range(c):
+            if A[i, j] != 0:
+                ptr[i + 1] += 1
+    for i in range(r):
+        ptr[i + 1] += ptr[i]
+    idx = np.empty(ptr[r], np.int64)
+    vals = np.empty(ptr[r], A.dtype)
+    for i in range(r):
+        q = ptr[i]
+        for j in range(c):
+            if A[i, j] != 0:
+                idx[q] = j
+                vals[q] = A[i, j]
+                q += 1
+    return ptr, idx, vals
+
+

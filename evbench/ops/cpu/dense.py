@@ -1,0 +1,75 @@
+"""CPU kernels of event × dense weights (see :mod:`evbench.ops.cpu.kernels`)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .common import _event_lists, _group, _jit
+
+
+@_jit
+def dense_vecmat(S, W, out):
+    """``out (b, n) = S (b, m) @ W (m, n)``: the rows of the active inputs, added in order
+    (a single vector: four rows at a time)."""
+    b, m = S.shape
+    n = W.shape[1]
+    out[:, :] = 0
+    if b == 1:  # four active rows at a time: four streams in flight, a quarter of the output traffic
+        ptr, idx, vals = _event_lists(S)
+        na = ptr[1]
+        for t in range(0, na - na % 4, 4):
+            i0, i1, i2, i3 = idx[t], idx[t + 1], idx[t + 2], idx[t + 3]
+            s0, s1, s2, s3 = vals[t], vals[t + 1], vals[t + 2], vals[t + 3]
+            for j in range(n):
+                out[0, j] += s0 * W[i0, j] + s1 * W[i1, j] + s2 * W[i2, j] + s3 * W[i3, j]
+        for t in range(na - na % 4, na):
+            i, s = idx[t], vals[t]
+            for j in range(n):
+                out[0, j] += s * W[i, j]
+        return
+    g = _group(b, n)
+    for k0 in range(0, b, g):
+        for i in range(m):
+            for k in range(k0, min(b, k0 + g)):
+                s = S[k, i]
+                if s != 0:
+                    for j in range(n):
+                        out[k, j] += s * W[i, j]
+
+
+
+@_jit
+def dense_matvec(W, S, out):
+    """``out (m, b) = W (m, n) @ S (n, b)``: each row gathers, for each sample, the columns of
+    that sample's active inputs (per-sample lists: the work per sample is the vector's). Rows
+    go eight at a time with eight sums, so eight independent loads are in flight (a gather of
+    one row at a time waits on one cache miss after another); the eight rows stay in cache
+    across the samples."""
+    n, b = S.shape
+    m = W.shape[0]
+    count, idx, vals = _event_lists(S.T)  # sample k: inputs idx[count[k]:count[k + 1]]
+    m8 = m - m % 8
+    zero = np.zeros(1, out.dtype)[0]
+    for i in range(0, m8, 8):
+        for k in range(b):
+            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = zero
+            for t in range(count[k], count[k + 1]):
+                j, v = idx[t], vals[t]
+                a0 += W[i, j] * v
+                a1 += W[i + 1, j] * v
+                a2 += W[i + 2, j] * v
+                a3 += W[i + 3, j] * v
+                a4 += W[i + 4, j] * v
+                a5 += W[i + 5, j] * v
+                a6 += W[i + 6, j] * v
+                a7 += W[i + 7, j] * v
+            out[i, k], out[i + 1, k], out[i + 2, k], out[i + 3, k] = a0, a1, a2, a3
+            out[i + 4, k], out[i + 5, k], out[i + 6, k], out[i + 7, k] = a4, a5, a6, a7
+    for i in range(m8, m):
+        for k in range(b):
+            acc = zero
+            for t in range(count[k], count[k + 1]):
+                acc += W[i, idx[t]] * vals[t]
+            out[i, k] = acc
+
+
+# -- CSR (and CSC, fixed probability: CSR underneath) ----------------------------------------
