@@ -1,6 +1,6 @@
 """Just-in-time random connectivity: the generation scheme, written out as plainly as possible.
 
-This is the specification that ``evbench/ops/jitc.py`` implements (its module docstring states
+This is the specification that ``evbench/ops/jitc_scheme.py`` implements (its module docstring states
 the same scheme in words). Nothing here is fast: a loop over rows, each drawn 64 slots at a
 time, meant for small matrices. NumPy and the standard library only (``decimal`` for the
 thresholds).

@@ -390,3 +390,19 @@ def test_bad_events():
         M.vecmat(np.ones(5, np.float64))
     with pytest.raises(ValueError, match="events"):
         M.matvec(np.ones(5, np.float32))
+
+
+def test_row_blocks_do_not_overflow_int32_at_the_largest_shape():
+    """Blocks of rows that do not divide 2^31 - 1 rows: the last block runs past the int32 range.
+    Every row must be visited once, none past the last, none negative (a wrapped index)."""
+    m = 2**31 - 1
+    M = J.JITCScalarR((m, 3), 0.5, 1.0, seed=0)
+    assert M.block == 10922 and -(-m // M.block) * M.block > 2**31  # the last block crosses 2^31
+
+    def summary(rows, ok):
+        return jnp.stack([jnp.min(jnp.where(ok, rows, m)), jnp.max(jnp.where(ok, rows, -1)),
+                          jnp.sum(ok.astype(jnp.int32))])
+
+    s = np.asarray(jax.jit(lambda: M._blocks(summary))())
+    assert s[:, 0].min() == 0 and s[:, 1].max() == m - 1
+    assert int(s[:, 2].astype(np.int64).sum()) == m

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from . import colindex
 from .cpu import ffi as _ffi
@@ -82,7 +83,7 @@ class FixedNumPerPre(Connectivity):
 
     def _matvec_ad(self, S):
         # out[i, b] = sum_k w[i, k] * S[indices[i, k], b]
-        return jnp.einsum("ik,ikb->ib", self._w(), S[self.indices, :])
+        return jnp.einsum("ik,ikb->ib", self._w(), S[self.indices, :], precision=lax.Precision.HIGHEST)
 
     def _vecmat_ad(self, S):
         contrib = S[:, :, None] * self._w()[None]  # (b, n_rows, k)

@@ -7,6 +7,7 @@ def thresholds() -> dict:
     ``group_elements`` (a batch is processed in groups of samples whose outputs hold at most
     this many elements) and ``max_block`` (the most slots a just-in-time kernel generates at
     once: longer rows continue in further blocks)."""
-    from . import kernels
+    from .common import _GROUP_ELEMENTS
+    from .jitc import MAX_BLOCK
 
-    return dict(group_elements=int(kernels._GROUP_ELEMENTS), max_block=int(kernels.MAX_BLOCK))
+    return dict(group_elements=int(_GROUP_ELEMENTS), max_block=int(MAX_BLOCK))
