@@ -33,8 +33,8 @@ def _stable_sort_reference(row_ptr, cols, n_cols):
 @pytest.mark.parametrize("n_rows,n_cols,nnz_per_row", [(1, 1, 1), (7, 5, 0), (50, 3, 9), (40, 5000, 30),
                                                         (3, 3000, 2000)])
 def test_index_is_a_stable_sort_by_column(n_rows, n_cols, nnz_per_row):
-    """The counting sort (one pass below 1024 columns, two passes above) lists each column's
-    synapses in storage order: NumPy's stable argsort, bitwise; empty rows and columns too."""
+    """The counting sort (by buckets of columns, then by column; runs of synapses on threads) lists
+    each column's synapses in storage order: NumPy's stable argsort, bitwise; empty rows and columns too."""
     rng = np.random.default_rng(n_cols)
     lengths = rng.integers(0, 2 * nnz_per_row + 1, n_rows)
     row_ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
@@ -48,12 +48,13 @@ def test_index_is_a_stable_sort_by_column(n_rows, n_cols, nnz_per_row):
             rows = np.empty(len(c), np.int32)
             perm = np.empty(len(c) if with_perm else 0, np.int32)
             tmp = np.empty(0 if with_perm else len(c), np.int32)
-            column_index(ptr if K == 0 else np.zeros(2, np.int32), c, K, indptr, rows, perm, tmp)
             want_ptr, want_rows, want_perm = _stable_sort_reference(ptr, c, n_cols)
-            np.testing.assert_array_equal(indptr, want_ptr)
-            np.testing.assert_array_equal(rows, want_rows)
-            if with_perm:
-                np.testing.assert_array_equal(perm, want_perm)
+            for chunks in (1, 2, 3, 64):  # runs of synapses sorted on threads: the same order
+                column_index(ptr if K == 0 else np.zeros(2, np.int32), c, K, indptr, rows, perm, tmp, chunks)
+                np.testing.assert_array_equal(indptr, want_ptr)
+                np.testing.assert_array_equal(rows, want_rows)
+                if with_perm:
+                    np.testing.assert_array_equal(perm, want_perm)
 
 
 def _check_products(fam, M, dtype, *, portable, activities=((0.3, 3),)):

@@ -265,3 +265,28 @@ def test_an_unknown_name_is_an_error_on_stderr(command, capsys):
     captured = capsys.readouterr()
     assert exc.value.code == 2 and "error:" in captured.err and "invalid choice: 'nope'" in captured.err
     assert captured.out == ""
+
+
+def test_the_committed_sample_twins_equal_their_csvs_value_for_value():
+    """The sample run committed in results/latest: every table's JSON twin holds the same values
+    as its CSV (floats bit for bit), and both match the checksums their metadata records."""
+    import pandas as pd
+
+    from evbench.harness.results import read_table, table_of
+
+    latest = Path(__file__).resolve().parents[1] / "results" / "latest"
+    csvs = sorted(f for f in latest.rglob("*.csv") if table_of(f) is not None)
+    assert csvs, f"no results tables in the committed sample {latest}"
+    for csv in csvs:
+        twin = csv.with_suffix(".json")
+        assert twin.exists(), f"{csv} has no JSON twin"
+        a, b = read_table(csv), read_table(twin)
+        assert list(a.columns) == list(b.columns), csv
+        for c in a.columns:
+            x, y = a[c], b[c]
+            if pd.api.types.is_float_dtype(x) or pd.api.types.is_float_dtype(y):
+                xa, ya = x.to_numpy(float), y.to_numpy(float)
+                assert np.array_equal(xa, ya, equal_nan=True), (csv.name, c)
+            else:
+                assert [None if pd.isna(v) else str(v) for v in x] == [None if pd.isna(v) else str(v) for v in y], \
+                    (csv.name, c)

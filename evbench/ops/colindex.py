@@ -6,8 +6,8 @@ column index lists, column after column, the row of each synapse (``rows``) and 
 the structure's own weight array (``perm``): ``M @ events`` then visits only the columns of the
 active inputs, O(active × column length) per call. The weights are not copied: the products read
 them through ``perm``, so a structure whose weights are replaced (``jax.tree_util.tree_map``, a
-gradient step) multiplies with the new ones. Built once on the host (a counting sort,
-:func:`evbench.ops.cpu.sparse.column_index`): O(synapses) time, 8 bytes per synapse
+gradient step) multiplies with the new ones. Built once on the host (a counting sort on
+numba's threads, :func:`evbench.ops.cpu.sparse.column_index`): O(synapses) time, 8 bytes per synapse
 (4 without ``perm``, for a scalar weight), counted in the structure's ``nbytes``.
 
 Within a column, synapses keep their storage order (rows increasing), and the products add the
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numba
 import numpy as np
 
 from .base import scatter_active_rows
@@ -60,9 +61,19 @@ def build(row_ptr, cols, n_cols: int, per_synapse: bool, where: str, conn_num: i
     rows = _host_array(nnz)
     perm = _host_array(nnz if per_synapse else 0)
     tmp = _host_array(0 if per_synapse else nnz)
-    column_index(row_ptr, cols, conn_num, indptr, rows, perm, tmp)
+    column_index(row_ptr, cols, conn_num, indptr, rows, perm, tmp, numba.get_num_threads())
     max_len = int(np.diff(indptr).max(initial=0))
     return ColumnIndex(_to_jax(indptr), _to_jax(rows), _to_jax(perm), max_len)
+
+
+def with_index(conn, row_ptr, where: str, conn_num: int = 0):
+    """``conn`` with a column index built from ``row_ptr`` and its ``indices`` (itself when it has one)."""
+    if conn.col_index is not None:
+        return conn
+    index = build(row_ptr, conn.indices, conn.n_cols, conn.weights.ndim != 0, where, conn_num=conn_num)
+    out = object.__new__(type(conn))
+    out.__dict__.update(conn.__dict__, col_index=index)
+    return out
 
 
 def _host_array(n):

@@ -37,14 +37,8 @@ class FixedNumPerPre(Connectivity):
         """The same matrix with a column index (:mod:`evbench.ops.colindex`, built once on the
         host: call it outside ``jit``), so that ``M @ events`` costs O(active inputs × column
         length) instead of O(n_rows × k); the weights stay a leaf, read through the index."""
-        if self.col_index is not None:
-            return self
         row_ptr = np.zeros(2, np.int32)  # unused: row i holds conn_num synapses from i * conn_num
-        index = colindex.build(row_ptr, self.indices, self.n_cols, self.weights.ndim != 0,
-                               "FixedNumPerPre.with_index()", conn_num=self.conn_num)
-        out = object.__new__(type(self))
-        out.__dict__.update(self.__dict__, col_index=index)
-        return out
+        return colindex.with_index(self, row_ptr, "FixedNumPerPre.with_index()", conn_num=self.conn_num)
 
     @property
     def dtype(self):

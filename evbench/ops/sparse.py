@@ -108,12 +108,7 @@ class CSR(Connectivity):
         """The same matrix with a column index (:mod:`evbench.ops.colindex`, built once on the
         host: call it outside ``jit``), so that ``M @ events`` costs O(active inputs × column
         length) instead of O(synapses); the weights stay a leaf, read through the index."""
-        if self.col_index is not None:
-            return self
-        index = colindex.build(self.indptr, self.indices, self.n_cols, self.weights.ndim != 0, "CSR.with_index()")
-        out = object.__new__(type(self))
-        out.__dict__.update(self.__dict__, col_index=index)
-        return out
+        return colindex.with_index(self, self.indptr, "CSR.with_index()")
 
     @property
     def dtype(self):

@@ -222,8 +222,8 @@ def fixed_matvec(indices, w, S, out):
 _BUCKETS = 256
 
 
-@_jit
-def column_index(row_ptr, cols, K, indptr, rows, perm, tmp):
+@nb.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy", parallel=True)
+def column_index(row_ptr, cols, K, indptr, rows, perm, tmp, chunks):
     """Sort the synapses by column, stably: ``indptr`` gets the column pointers, ``rows`` the row
     of each synapse in column order and ``perm`` (unless empty) its position in storage order.
     Row ``i`` holds synapses ``row_ptr[i]:row_ptr[i + 1]``, or ``i K .. (i + 1) K`` when
@@ -235,7 +235,12 @@ def column_index(row_ptr, cols, K, indptr, rows, perm, tmp):
     ``2^shift`` adjacent columns (their positions in ``perm`` or ``tmp``, their columns in
     ``rows``), then each bucket, through a scratch copy, by column, the rows found from the
     positions (which increase within a bucket). The caller hands over arrays already written
-    once: a first touch of a page in this scattered order costs about as much as the sort."""
+    once: a first touch of a page in this scattered order costs about as much as the sort.
+
+    Both passes run on numba's threads: the first over ``chunks`` consecutive runs of synapses,
+    each with its own write cursor per bucket (run ``t``'s synapses go after run ``t - 1``'s in
+    every bucket, so the order is the serial one), the second over buckets. The result does not
+    depend on ``chunks`` or on the number of threads."""
     n_cols = indptr.shape[0] - 1
     nnz = cols.shape[0]
     indptr[:] = 0
@@ -249,29 +254,36 @@ def column_index(row_ptr, cols, K, indptr, rows, perm, tmp):
         shift += 1
     n_b = ((n_cols - 1) >> shift) + 1
     width = 1 << shift
+    T = max(1, min(chunks, nnz))
+    run = (nnz + T - 1) // T
+    count = np.zeros((T, n_b), np.int64)
+    for t in nb.prange(T):
+        for s in range(t * run, min(nnz, (t + 1) * run)):
+            count[t, cols[s] >> shift] += 1
     start = np.zeros(n_b + 1, np.int64)
-    for s in range(nnz):
-        start[(cols[s] >> shift) + 1] += 1
+    cursor = np.zeros((T, n_b), np.int64)
+    total = 0
     for b in range(n_b):
-        start[b + 1] += start[b]
-    nxt = start[:n_b].copy()
-    for s in range(nnz):
-        c = cols[s]
-        q = nxt[c >> shift]
-        nxt[c >> shift] = q + 1
-        src[q] = s
-        col[q] = c
-    longest = 0
-    for b in range(n_b):
-        longest = max(longest, start[b + 1] - start[b])
-    src_s = np.empty(longest, np.int32)
-    col_s = np.empty(longest, np.int32)
-    at = np.empty(width + 1, np.int64)
-    for b in range(n_b):
+        start[b] = total
+        for t in range(T):
+            cursor[t, b] = total
+            total += count[t, b]
+    start[n_b] = total
+    for t in nb.prange(T):
+        nxt = cursor[t]
+        for s in range(t * run, min(nnz, (t + 1) * run)):
+            c = cols[s]
+            q = nxt[c >> shift]
+            nxt[c >> shift] = q + 1
+            src[q] = s
+            col[q] = c
+    for b in nb.prange(n_b):
         lo, hi = start[b], start[b + 1]
         c0 = b << shift
         wb = min(width, n_cols - c0)
-        at[: wb + 1] = 0
+        col_s = np.empty(hi - lo, np.int32)
+        src_s = np.empty(hi - lo, np.int32)
+        at = np.zeros(wb + 1, np.int64)
         for t in range(hi - lo):
             col_s[t] = col[lo + t] - c0
             at[col_s[t] + 1] += 1
@@ -282,6 +294,8 @@ def column_index(row_ptr, cols, K, indptr, rows, perm, tmp):
             at[j + 1] += at[j]
             indptr[c0 + j + 1] = at[j + 1]
         r = 0
+        if K == 0 and hi > lo:  # the row of the bucket's first position, then one walk
+            r = np.searchsorted(row_ptr, src_s[0], side="right") - 1
         for t in range(hi - lo):
             j = col_s[t]
             q = at[j]
@@ -290,7 +304,7 @@ def column_index(row_ptr, cols, K, indptr, rows, perm, tmp):
             if K > 0:
                 rows[q] = sv // K
             else:
-                while row_ptr[r + 1] <= sv:  # positions increase within a bucket: one walk
+                while row_ptr[r + 1] <= sv:  # positions increase within a bucket
                     r += 1
                 rows[q] = r
             if with_perm:
