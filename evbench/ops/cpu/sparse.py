@@ -223,6 +223,17 @@ _BUCKETS = 256
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy", parallel=True)
+def touch(a, chunks):
+    """Write zeros to ``a`` (int32) in order, ``chunks`` runs on numba's threads: the first touch
+    of its pages, done before :func:`column_index` writes them in a scattered order."""
+    n = a.shape[0]
+    T = max(1, min(chunks, n))
+    run = (n + T - 1) // T
+    for t in nb.prange(T):
+        a[t * run:min(n, (t + 1) * run)] = 0
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy", parallel=True)
 def column_index(row_ptr, cols, K, indptr, rows, perm, tmp, chunks):
     """Sort the synapses by column, stably: ``indptr`` gets the column pointers, ``rows`` the row
     of each synapse in column order and ``perm`` (unless empty) its position in storage order.
