@@ -11,6 +11,7 @@ import pytest
 from evbench.catalogue import PRODUCTS, get_family
 from evbench.events import make_events
 from evbench.ops.base import cpu_kernels_available, use_kernels
+from evbench.ops.cpu import sparse as sparse_kernels
 from evbench.ops.cpu.sparse import column_index
 from evbench.ops.fixed import FixedNumPerPre
 from evbench.ops.sparse import CSC, CSR
@@ -32,7 +33,7 @@ def _stable_sort_reference(row_ptr, cols, n_cols):
 
 @pytest.mark.parametrize("n_rows,n_cols,nnz_per_row", [(1, 1, 1), (7, 5, 0), (50, 3, 9), (40, 5000, 30),
                                                         (3, 3000, 2000)])
-def test_index_is_a_stable_sort_by_column(n_rows, n_cols, nnz_per_row):
+def test_index_is_a_stable_sort_by_column(n_rows, n_cols, nnz_per_row, monkeypatch):
     """The counting sort (by buckets of columns, then by column; runs of synapses on threads) lists
     each column's synapses in storage order: NumPy's stable argsort, bitwise; empty rows and columns too."""
     rng = np.random.default_rng(n_cols)
@@ -50,6 +51,9 @@ def test_index_is_a_stable_sort_by_column(n_rows, n_cols, nnz_per_row):
             tmp = np.empty(0 if with_perm else len(c), np.int32)
             want_ptr, want_rows, want_perm = _stable_sort_reference(ptr, c, n_cols)
             for chunks in (1, 2, 3, 64):  # runs of synapses sorted on threads: the same order
+                # threads from the first synapse on, one synapse per run at least (here only)
+                monkeypatch.setattr(sparse_kernels, "_THREADED_FROM", 1)
+                monkeypatch.setattr(sparse_kernels, "_MIN_RUN", 1)
                 column_index(ptr if K == 0 else np.zeros(2, np.int32), c, K, indptr, rows, perm, tmp, chunks)
                 np.testing.assert_array_equal(indptr, want_ptr)
                 np.testing.assert_array_equal(rows, want_rows)

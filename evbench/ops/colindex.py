@@ -6,8 +6,8 @@ column index lists, column after column, the row of each synapse (``rows``) and 
 the structure's own weight array (``perm``): ``M @ events`` then visits only the columns of the
 active inputs, O(active × column length) per call. The weights are not copied: the products read
 them through ``perm``, so a structure whose weights are replaced (``jax.tree_util.tree_map``, a
-gradient step) multiplies with the new ones. Built once on the host (a counting sort on
-numba's threads, :func:`evbench.ops.cpu.sparse.column_index`): O(synapses) time, 8 bytes per synapse
+gradient step) multiplies with the new ones. Built once on the host (a counting sort, on
+several threads for large structures, :func:`evbench.ops.cpu.sparse.column_index`): O(synapses) time, 8 bytes per synapse
 (4 without ``perm``, for a scalar weight), counted in the structure's ``nbytes``.
 
 Within a column, synapses keep their storage order (rows increasing), and the products add the
@@ -16,9 +16,10 @@ index, like the other kernels.
 """
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
-import numba
 import numpy as np
 
 from .base import scatter_active_rows
@@ -61,7 +62,7 @@ def build(row_ptr, cols, n_cols: int, per_synapse: bool, where: str, conn_num: i
     rows = _host_array(nnz)
     perm = _host_array(nnz if per_synapse else 0)
     tmp = _host_array(0 if per_synapse else nnz)
-    column_index(row_ptr, cols, conn_num, indptr, rows, perm, tmp, numba.get_num_threads())
+    column_index(row_ptr, cols, conn_num, indptr, rows, perm, tmp, _cores())
     max_len = int(np.diff(indptr).max(initial=0))
     return ColumnIndex(_to_jax(indptr), _to_jax(rows), _to_jax(perm), max_len)
 
@@ -76,6 +77,14 @@ def with_index(conn, row_ptr, where: str, conn_num: int = 0):
     return out
 
 
+def _cores() -> int:
+    """The CPU cores this process may run on (the threads a large index is built with)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def _host_array(n):
     """``n`` int32 on the host, 64-byte aligned (JAX then takes the buffer without a copy:
     ``jnp.asarray`` copied 400 MB in 0.6-1 s on this VM) and written once in order (the sort's
@@ -85,7 +94,7 @@ def _host_array(n):
     raw = np.empty(4 * n + 64, np.uint8)
     start = -raw.ctypes.data % 64
     out = raw[start:start + 4 * n].view(np.int32)
-    touch(out, numba.get_num_threads())
+    touch(out, _cores())
     return out
 
 

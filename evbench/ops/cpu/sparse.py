@@ -222,79 +222,77 @@ def fixed_matvec(indices, w, S, out):
 _BUCKETS = 256
 
 
-@nb.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy", parallel=True)
-def touch(a, chunks):
-    """Write zeros to ``a`` (int32) in order, ``chunks`` runs on numba's threads: the first touch
-    of its pages, done before :func:`column_index` writes them in a scattered order."""
-    n = a.shape[0]
-    T = max(1, min(chunks, n))
-    run = (n + T - 1) // T
-    for t in nb.prange(T):
-        a[t * run:min(n, (t + 1) * run)] = 0
+#: below this many synapses a column index is built on the calling thread alone, and a thread
+#: gets at least ``_MIN_RUN`` of them
+_THREADED_FROM = 1 << 20
+_MIN_RUN = 1 << 18
 
 
-@nb.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy", parallel=True)
-def column_index(row_ptr, cols, K, indptr, rows, perm, tmp, chunks):
-    """Sort the synapses by column, stably: ``indptr`` gets the column pointers, ``rows`` the row
-    of each synapse in column order and ``perm`` (unless empty) its position in storage order.
-    Row ``i`` holds synapses ``row_ptr[i]:row_ptr[i + 1]``, or ``i K .. (i + 1) K`` when
-    ``K > 0`` (a fixed number per row: ``row_ptr`` is not read). ``tmp`` is scratch of one
-    int32 per synapse, needed (else empty) when ``perm`` is empty.
-
-    A counting sort in two passes (a single pass writes to one place per column, and past
-    about 10^4 columns those places no longer fit in the cache): the synapses by bucket of
-    ``2^shift`` adjacent columns (their positions in ``perm`` or ``tmp``, their columns in
-    ``rows``), then each bucket, through a scratch copy, by column, the rows found from the
-    positions (which increase within a bucket). The caller hands over arrays already written
-    once: a first touch of a page in this scattered order costs about as much as the sort.
-
-    Both passes run on numba's threads: the first over ``chunks`` consecutive runs of synapses,
-    each with its own write cursor per bucket (run ``t``'s synapses go after run ``t - 1``'s in
-    every bucket, so the order is the serial one), the second over buckets. The result does not
-    depend on ``chunks`` or on the number of threads."""
-    n_cols = indptr.shape[0] - 1
-    nnz = cols.shape[0]
-    indptr[:] = 0
-    if nnz == 0:
+def _threads(fn, jobs):
+    """``fn(*job)`` for every job, on threads when there are several (the numba functions release
+    the GIL, so they run in parallel; Python threads, not numba's OpenMP layer, which clashes
+    with other OpenMP runtimes in the process, NEST's among them)."""
+    if len(jobs) == 1:
+        fn(*jobs[0])
         return
-    with_perm = perm.shape[0] > 0
-    src = perm if with_perm else tmp   # each synapse's position, in bucket order
-    col = rows                         # and its column, until pass 2 writes the rows
-    shift = 0
-    while (n_cols - 1) >> shift >= _BUCKETS:
-        shift += 1
-    n_b = ((n_cols - 1) >> shift) + 1
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        for f in [pool.submit(fn, *job) for job in jobs]:
+            f.result()
+
+
+def _runs(n, chunks):
+    """``chunks`` consecutive runs ``(lo, hi)`` covering ``range(n)``: one below the threshold."""
+    T = max(1, min(chunks, n // max(1, _MIN_RUN))) if n >= _THREADED_FROM else 1
+    edges = [n * t // T for t in range(T + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+@_jit
+def _fill_zero(a, lo, hi):
+    a[lo:hi] = 0
+
+
+def touch(a, chunks):
+    """Write zeros to ``a`` in order, ``chunks`` runs on threads: the first touch of its pages,
+    done before :func:`column_index` writes them in a scattered order."""
+    _threads(_fill_zero, [(a, lo, hi) for lo, hi in _runs(a.shape[0], chunks)])
+
+
+@_jit
+def _count_buckets(cols, lo, hi, shift, count):
+    for s in range(lo, hi):
+        count[cols[s] >> shift] += 1
+
+
+@_jit
+def _scatter_buckets(cols, lo, hi, shift, nxt, src, col):
+    for s in range(lo, hi):
+        c = cols[s]
+        q = nxt[c >> shift]
+        nxt[c >> shift] = q + 1
+        src[q] = s
+        col[q] = c
+
+
+@_jit
+def _sort_buckets(b0, b1, start, shift, row_ptr, K, src, col, indptr, rows, perm):
+    """Buckets ``b0:b1``, each through a scratch copy, by column; rows from positions."""
+    n_cols = indptr.shape[0] - 1
     width = 1 << shift
-    T = max(1, min(chunks, nnz))
-    run = (nnz + T - 1) // T
-    count = np.zeros((T, n_b), np.int64)
-    for t in nb.prange(T):
-        for s in range(t * run, min(nnz, (t + 1) * run)):
-            count[t, cols[s] >> shift] += 1
-    start = np.zeros(n_b + 1, np.int64)
-    cursor = np.zeros((T, n_b), np.int64)
-    total = 0
-    for b in range(n_b):
-        start[b] = total
-        for t in range(T):
-            cursor[t, b] = total
-            total += count[t, b]
-    start[n_b] = total
-    for t in nb.prange(T):
-        nxt = cursor[t]
-        for s in range(t * run, min(nnz, (t + 1) * run)):
-            c = cols[s]
-            q = nxt[c >> shift]
-            nxt[c >> shift] = q + 1
-            src[q] = s
-            col[q] = c
-    for b in nb.prange(n_b):
+    with_perm = perm.shape[0] > 0
+    longest = 0
+    for b in range(b0, b1):
+        longest = max(longest, start[b + 1] - start[b])
+    src_s = np.empty(longest, np.int32)
+    col_s = np.empty(longest, np.int32)
+    at = np.empty(width + 1, np.int64)
+    for b in range(b0, b1):
         lo, hi = start[b], start[b + 1]
         c0 = b << shift
         wb = min(width, n_cols - c0)
-        col_s = np.empty(hi - lo, np.int32)
-        src_s = np.empty(hi - lo, np.int32)
-        at = np.zeros(wb + 1, np.int64)
+        at[: wb + 1] = 0
         for t in range(hi - lo):
             col_s[t] = col[lo + t] - c0
             at[col_s[t] + 1] += 1
@@ -320,6 +318,47 @@ def column_index(row_ptr, cols, K, indptr, rows, perm, tmp, chunks):
                 rows[q] = r
             if with_perm:
                 perm[q] = sv
+
+
+def column_index(row_ptr, cols, K, indptr, rows, perm, tmp, chunks):
+    """Sort the synapses by column, stably: ``indptr`` gets the column pointers, ``rows`` the row
+    of each synapse in column order and ``perm`` (unless empty) its position in storage order.
+    Row ``i`` holds synapses ``row_ptr[i]:row_ptr[i + 1]``, or ``i K .. (i + 1) K`` when
+    ``K > 0`` (a fixed number per row: ``row_ptr`` is not read). ``tmp`` is scratch of one
+    int32 per synapse, needed (else empty) when ``perm`` is empty.
+
+    A counting sort in two passes (a single pass writes to one place per column, and past
+    about 10^4 columns those places no longer fit in the cache): the synapses by bucket of
+    ``2^shift`` adjacent columns (their positions in ``perm`` or ``tmp``, their columns in
+    ``rows``), then each bucket, through a scratch copy, by column, the rows found from the
+    positions (which increase within a bucket). The caller hands over arrays already written
+    once: a first touch of a page in this scattered order costs about as much as the sort.
+
+    From ``_THREADED_FROM`` synapses on, both passes run on up to ``chunks`` threads: the first
+    over consecutive runs of synapses, each with its own write cursor per bucket (run ``t``'s
+    synapses go after run ``t - 1``'s in every bucket, so the order is the serial one), the
+    second over runs of buckets. The result does not depend on ``chunks``."""
+    n_cols = indptr.shape[0] - 1
+    nnz = cols.shape[0]
+    indptr[:] = 0
+    if nnz == 0:
+        return
+    src = perm if perm.shape[0] > 0 else tmp   # each synapse's position, in bucket order
+    col = rows                                 # and its column, until pass 2 writes the rows
+    shift = 0
+    while (n_cols - 1) >> shift >= _BUCKETS:
+        shift += 1
+    n_b = ((n_cols - 1) >> shift) + 1
+    runs = _runs(nnz, chunks)
+    count = np.zeros((len(runs), n_b), np.int64)
+    _threads(_count_buckets, [(cols, lo, hi, shift, count[t]) for t, (lo, hi) in enumerate(runs)])
+    # cursor[t, b]: where run t's synapses of bucket b go (after every earlier run's)
+    cursor = (np.cumsum(count.T.reshape(-1)) - count.T.reshape(-1)).reshape(n_b, len(runs)).T.copy()
+    start = np.append(cursor[0], nnz).astype(np.int64)
+    _threads(_scatter_buckets, [(cols, lo, hi, shift, cursor[t], src, col) for t, (lo, hi) in enumerate(runs)])
+    bounds = [0] + [int(np.searchsorted(start, nnz * t // len(runs))) for t in range(1, len(runs))] + [n_b]
+    _threads(_sort_buckets, [(b0, b1, start, shift, row_ptr, K, src, col, indptr, rows, perm)
+                             for b0, b1 in zip(bounds[:-1], bounds[1:]) if b1 > b0])
 
 
 @_jit
