@@ -290,3 +290,15 @@ def test_the_committed_sample_twins_equal_their_csvs_value_for_value():
             else:
                 assert [None if pd.isna(v) else str(v) for v in x] == [None if pd.isna(v) else str(v) for v in y], \
                     (csv.name, c)
+
+
+def test_an_empty_text_field_reads_back_the_same_from_both_twins(tmp_path):
+    """CSV writes an empty string and a missing value alike; the JSON twin must not keep a
+    difference the CSV cannot hold, or a reader falling back to it would see other values."""
+    frame = pd.DataFrame({"option": ["", "corder=True", None], "x": [1.0, float("nan"), 2.0]})
+    (tmp_path / "t.csv").write_text(results.frame_csv(frame))
+    (tmp_path / "t.json").write_text(results.frame_json(frame))
+    a, b = results.parse_table(tmp_path / "t.csv"), results.parse_table(tmp_path / "t.json")
+    assert [None if pd.isna(v) else v for v in a.option] == [None if pd.isna(v) else v for v in b.option] \
+        == [None, "corder=True", None]
+    assert np.array_equal(a.x.to_numpy(float), b.x.to_numpy(float), equal_nan=True)

@@ -206,7 +206,11 @@ def write_json(path, obj) -> Path:
 
 def _plain(v):
     """A JSON value that round-trips: NaN as null, infinities as strings, NumPy scalars as
-    Python ones (floats keep every digit: ``json`` writes their shortest exact repr)."""
+    Python ones (floats keep every digit: ``json`` writes their shortest exact repr), and an
+    empty string as null, as the CSV twin holds it (CSV cannot tell an empty field from a
+    missing one: both twins then read back the same)."""
+    if isinstance(v, str) and v == "":
+        return None
     if hasattr(v, "item") and not isinstance(v, (str, bytes)):
         v = v.item()
     if isinstance(v, float):
