@@ -27,7 +27,7 @@ from evbench.ops.gpu import core as _core, formulation
 from evbench.ops.sparse import CSR
 from evbench.tolerance import compare, error_bound
 
-from . import test_equivalence, test_properties
+from . import test_equivalence, test_kernels, test_properties
 from .test_jitc import test_capacity_overflow_is_exact  # noqa: F401
 from .test_portable import _again
 
@@ -246,20 +246,9 @@ def test_pieces_of_a_large_bucket(monkeypatch):
 
 # -- jit, vmap, grad ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["csr", "fixed_per_post", "jitc_uniform_r", "dense"])
-def test_vmap_over_structures_and_grad(name):
-    """vmap over a batch of structures, and grad through the GPU forward pass (the backward
-    pass is the O(synapses) JAX form) equal to the dense gradient."""
-    fam = get_family(name)
-    M = fam.build(30, 20, conn_prob=0.3, seed=2, dtype="float64")
-    e = jnp.asarray(make_events(30, 0.4, seed=3, dtype="float64", values="signed"))
-    Ms = jax.tree_util.tree_map(lambda x: jnp.stack([x, 2 * x]) if jnp.issubdtype(x.dtype, jnp.floating)
-                                else jnp.stack([x, x]), M)
-    out = np.asarray(jax.vmap(lambda c: e @ c)(Ms))
-    np.testing.assert_allclose(out[1], 2 * out[0], rtol=1e-12, atol=1e-12)
-    g = jax.grad(lambda ev: jnp.sum(jnp.sin(ev @ M)))(e)
-    gd = jax.grad(lambda ev: jnp.sum(jnp.sin(ev @ M.to_dense())))(e)
-    np.testing.assert_allclose(np.asarray(g), np.asarray(gd), rtol=1e-10, atol=1e-12)
+# vmap over a batch of structures, and grad through the GPU forward pass (the backward pass is
+# the O(synapses) JAX form) equal to the dense gradient: test_kernels' body, under this mode
+test_vmap_over_structures_and_grad = test_kernels.test_vmap_over_weights_and_grad
 
 
 def test_bad_product_name():

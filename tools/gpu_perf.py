@@ -136,28 +136,13 @@ def build(name: str, n: int, conn: int, seed: int = 1):
     """evbench's structure of the family (square n × n, conn per row expected) and brainevent's
     of the same synapses (of the same law for just-in-time families), or its build error."""
     import evbench
-    import jax.numpy as jnp
 
     fam = evbench.get_family(name)
     M = fam.build(n, n, conn_prob=min(1.0, conn / n), seed=seed)
     try:
-        import brainevent as be
+        from evbench.peers.brainevent import counterpart
 
-        if name in ("csr", "fixed_prob"):
-            B = be.CSR((M.weights, M.indices, M.indptr), shape=M.shape)
-        elif name == "csc":
-            B = be.CSC((M.base.weights, M.base.indices, M.base.indptr), shape=M.shape)
-        elif name == "fixed_per_pre":
-            B = be.FixedNumPerPre((M.weights, M.indices), shape=M.shape)
-        elif name == "fixed_per_post":
-            B = be.FixedNumPerPost((M.base.weights, M.base.indices), shape=M.shape)
-        else:
-            spec = M.reference_spec()
-            kind, orient = name.split("_")[1], name[-1].upper()
-            params = {"scalar": ("weight",), "normal": ("w_mean", "w_std"), "uniform": ("w_low", "w_high")}[kind]
-            cls = getattr(be, f"JITC{kind.capitalize()}{orient}")
-            B = cls((*(jnp.float32(spec[p]) for p in params), float(spec["conn_prob"]), int(spec["seed"])),
-                    shape=M.shape, corder=orient == "R")
+        B = counterpart(fam, M, corder=name.startswith("jitc_") and name.endswith("_r"))
     except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
         B = exc
     return M, B

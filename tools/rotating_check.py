@@ -45,31 +45,14 @@ def _brainevent(fam, M, product):
     """``(structure, fn(S, e))`` of brainevent's counterpart of ``M``, and its build seconds."""
     import brainevent as be
     import jax
-    import jax.numpy as jnp
 
-    from evbench.catalogue import JITC_WEIGHTS
+    from evbench.peers.brainevent import counterpart
 
     t0 = time.perf_counter()
     name = fam.name
-    if name == "dense":
-        S = jnp.asarray(M.weights)
-    elif name == "csr":
-        S = be.CSR((M.weights, M.indices, M.indptr), shape=M.shape)
-    elif name == "csc":
-        S = be.CSC((M.base.weights, M.base.indices, M.base.indptr), shape=M.shape)
-    elif name == "fixed_per_pre":
-        S = be.FixedNumPerPre((M.weights, M.indices), shape=M.shape)
-        if product == "matvec":
-            S = S.build_weight_indices()
-    elif name == "fixed_per_post":
-        S = be.FixedNumPerPost((M.base.weights, M.base.indices), shape=M.shape)
-        if product == "vecmat":
-            S = S.build_weight_indices()
-    else:
-        kind, orient = name.split("_")[1], name[-1]
-        cls = getattr(be, f"JITC{kind.capitalize()}{orient.upper()}")
-        params = tuple(jnp.asarray(v, M.dtype) for v in JITC_WEIGHTS[kind].values())
-        S = cls((*params, float(CONN_PROB), 1), shape=tuple(M.shape), corder=orient == "r")
+    S = counterpart(fam, M, corder=name.startswith("jitc_") and name.endswith("_r"))
+    if (name, product) in (("fixed_per_pre", "matvec"), ("fixed_per_post", "vecmat")):
+        S = S.build_weight_indices()  # its index, built before the timing as its first call would
     build = time.perf_counter() - t0
     product_fn = (lambda S, e: be.BinaryArray(e) @ S) if product == "vecmat" else (lambda S, e: S @ be.BinaryArray(e))
     # brainevent keeps index arrays in its pytrees' static data: pass the leaves as arguments

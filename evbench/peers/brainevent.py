@@ -101,8 +101,9 @@ def _jitc_builder(family, shape, conn_prob, seed, corder):
 
 
 def _stored(family, conn):
-    """``(build(data), data, row, col)``: brainevent's structure holding evbench's synapses,
-    rebuilt from its data (for gradients), and the dense position of each datum."""
+    """``(build(data), data, positions())``: brainevent's structure holding evbench's synapses,
+    rebuilt from its data (for gradients), and a function giving the dense position ``(row,
+    col)`` of each datum (computed on demand: O(synapses) memory)."""
     import brainevent as be
 
     if family.storage not in ("csr", "fixed"):
@@ -110,22 +111,44 @@ def _stored(family, conn):
     base = conn.base if family.orientation == "cols" else conn  # the stored (row-major) structure
     if family.storage == "csr":
         indptr, indices = np.asarray(base.indptr), np.asarray(base.indices)
-        major = np.repeat(np.arange(base.n_rows), np.diff(indptr))
-        minor = indices.astype(np.int64)
         cls = be.CSR if family.orientation == "rows" else be.CSC
 
         def build(d):
             return cls((d, indices, indptr), shape=conn.shape)
+
+        def major_minor():
+            return np.repeat(np.arange(base.n_rows), np.diff(indptr)), indices.astype(np.int64)
     else:
         idx = np.asarray(base.indices)
-        major = np.repeat(np.arange(base.n_rows), idx.shape[1])
-        minor = idx.reshape(-1)
         cls = be.FixedNumPerPre if family.orientation == "rows" else be.FixedNumPerPost
 
         def build(d):
             return cls((d, idx), shape=conn.shape)
-    row, col = (major, minor) if family.orientation == "rows" else (minor, major)
-    return build, base.weights, row, col
+
+        def major_minor():
+            return np.repeat(np.arange(base.n_rows), idx.shape[1]), idx.reshape(-1)
+
+    def positions():
+        major, minor = major_minor()
+        return (major, minor) if family.orientation == "rows" else (minor, major)
+
+    return build, base.weights, positions
+
+
+def counterpart(family, conn, corder=False):
+    """brainevent's structure of ``conn``: the same stored synapses and weights, or for a
+    just-in-time family brainevent's own matrix of the same law (its generator draws its own),
+    as :func:`prepare` builds it; for tools that time brainevent outside the harness."""
+    if family.storage == "dense":
+        import jax.numpy as jnp
+
+        return jnp.asarray(conn.weights)
+    if family.storage == "jitc":
+        _, params = _jitc_params(family, conn.dtype)
+        spec = conn.reference_spec()
+        return _jitc_builder(family, conn.shape, spec["conn_prob"], spec["seed"], corder)(params)
+    build, weights, _ = _stored(family, conn)
+    return build(weights)
 
 
 def prepare(family, conn, product, request, events="float", corder=False, matrix="array"):
@@ -158,8 +181,9 @@ def prepare(family, conn, product, request, events="float", corder=False, matrix
         reference = (lambda: np.asarray(S.todense(), dtype=np.float64))
         note += f", corder={corder}; brainevent draws its own matrix (reference: its todense())"
     else:
-        build, params, row, col = _stored(family, conn)
+        build, params, positions = _stored(family, conn)
         S = build(params)
+        row, col = positions()
         dense_of = scatter_dense(jnp.asarray(row), jnp.asarray(col), conn.shape)
 
     def own_dense():
