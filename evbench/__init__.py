@@ -8,7 +8,7 @@ from .ops.fixed import FixedNumPerPost, FixedNumPerPre
 from .ops.jitc import JITCNormalC, JITCNormalR, JITCScalarC, JITCScalarR, JITCUniformC, JITCUniformR
 from .ops.shard import Sharded, device_mesh, shard
 from .ops.sparse import COO, CSC, CSR
-from .catalogue import PRODUCTS, Family, Product, families, get_family, get_product
+from .catalogue import FAMILIES, PRODUCTS, Family, Product, get_family, get_product
 from .events import active_fraction, make_events
 
 __version__ = "0.1.0"
@@ -16,6 +16,6 @@ __version__ = "0.1.0"
 __all__ = [
     "COO", "CSC", "CSR", "Connectivity", "DenseMatrix", "Family", "FixedNumPerPost", "FixedNumPerPre",
     "JITCNormalC", "JITCNormalR", "JITCScalarC", "JITCScalarR", "JITCUniformC", "JITCUniformR",
-    "PRODUCTS", "Product", "Sharded", "Transposed", "active_fraction", "device_mesh", "families", "get_family",
+    "FAMILIES", "PRODUCTS", "Product", "Sharded", "Transposed", "active_fraction", "device_mesh", "get_family",
     "get_product", "kernel_mode", "make_events", "shard", "use_kernels",
 ]

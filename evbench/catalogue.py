@@ -4,7 +4,7 @@ Tests, validation, benchmark suites, the CLI and reports iterate over :func:`fam
 :data:`PRODUCTS`; nothing else lists operators by hand.
 
 A *family* builds a structure deterministically from ``(n_rows, n_cols, conn_prob, seed,
-dtype, variant)``, and materialises it with the NumPy references in ``reference/``. A
+dtype, **options)``, and materialises it with the NumPy references in ``reference/``. A
 *product* is one way of multiplying events with a structure.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import reference as ref
 
 from . import _generate as gen
 from .ops.base import Connectivity
-from ._checks import check_dtype, check_int, check_prob, check_seed
+from ._arguments import ensure_dtype, ensure_int, ensure_prob, ensure_seed
 from .registry import Registry
 from .ops.dense import DenseMatrix
 from .ops.fixed import FixedNumPerPost, FixedNumPerPre
@@ -93,8 +93,8 @@ PRODUCTS: tuple[Product, ...] = tuple(PRODUCT_REGISTRY.register(p) for p in (
 ))
 
 
-def get_product(key: str) -> Product:
-    return PRODUCT_REGISTRY.get(key)
+#: the product of a key (``"vecmat"``…); ``ValueError`` listing the valid keys
+get_product = PRODUCT_REGISTRY.get
 
 
 # -- families -----------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ class Family:
 
     name: str
     title: str
-    #: builds the structure: (n_rows, n_cols, conn_prob, rng_or_seed, dtype, **variant)
+    #: builds the structure: (n_rows, n_cols, conn_prob, rng_or_seed, dtype, **options)
     generate: Callable = field(repr=False)
     #: ``reference(conn, f)``: the dense float64 matrix computed by ``reference/`` from the
     #: structure's stored data, each synapse's weight ``w`` replaced by ``f(w)``
@@ -150,14 +150,16 @@ class Family:
         what the error bound needs, duplicates counted one by one."""
         return self.materialise(conn, np.abs), self.materialise(conn, np.ones_like)
 
-    def variants(self) -> list[dict]:
-        """Every combination of the discrete options."""
+    def option_sets(self) -> list[dict]:
+        """Every combination of the structure options, the default one first."""
         keys = list(self.options)
         return [dict(zip(keys, combo)) for combo in itertools.product(*(self.options[k] for k in keys))]
 
-    def check_variant(self, variant: dict) -> dict:
+    def resolve_options(self, options: dict) -> dict:
+        """``options`` with the defaults of the others filled in; ``ValueError`` naming an
+        unknown option or value."""
         full = {k: v[0] for k, v in self.options.items()}
-        for k, v in variant.items():
+        for k, v in options.items():
             if k not in self.options:
                 raise ValueError(f"unknown option {k!r} for family {self.name!r}; valid options: {sorted(self.options)}")
             if v not in self.options[k]:
@@ -166,15 +168,15 @@ class Family:
         return full
 
     def build(self, n_rows: int, n_cols: int, *, conn_prob: float = 0.1, seed: int = 0,
-              dtype="float32", **variant) -> Connectivity:
+              dtype="float32", **options) -> Connectivity:
         """The structure for these sizes and parameters; the same arguments give the same
         structure, bitwise."""
-        n_rows = check_int("n_rows", n_rows, minimum=1)
-        n_cols = check_int("n_cols", n_cols, minimum=1)
-        conn_prob = check_prob("conn_prob", conn_prob)
-        seed = check_seed("seed", seed)
-        dtype = check_dtype("dtype", dtype)
-        return self.generate(n_rows, n_cols, conn_prob, seed, dtype, **self.check_variant(variant))
+        n_rows = ensure_int("n_rows", n_rows, minimum=1)
+        n_cols = ensure_int("n_cols", n_cols, minimum=1)
+        conn_prob = ensure_prob("conn_prob", conn_prob)
+        seed = ensure_seed("seed", seed)
+        dtype = ensure_dtype("dtype", dtype)
+        return self.generate(n_rows, n_cols, conn_prob, seed, dtype, **self.resolve_options(options))
 
     def event_driven_for(self, product: Product) -> bool:
         """Whether ``product`` costs O(active inputs) rather than O(stored synapses)."""
@@ -188,32 +190,16 @@ class Family:
         return self.weight_law[0] if self.weight_law else ""
 
 
-#: every family, in catalogue order
-FAMILIES: Registry[Family] = Registry("family")
-
-
-def register(family: Family) -> Family:
-    return FAMILIES.register(family)
-
-
-def families() -> tuple[Family, ...]:
-    """Every registered family, in catalogue order."""
-    return FAMILIES.all()
-
-
-def get_family(name: str) -> Family:
-    return FAMILIES.get(name)
-
-
-def select_families(names=None) -> list[Family]:
-    """The families called ``names`` in catalogue order (none, or ``"all"``: every one)."""
-    return FAMILIES.select(names)
+#: every family, in catalogue order (``FAMILIES.select(names)``: some of them, by name)
+FAMILIES: Registry[Family] = Registry("family", plural="families")
+#: the family of a name; ``ValueError`` listing the valid names
+get_family = FAMILIES.get
 
 
 # -- the families ------------------------------------------------------------------------------
 
 WEIGHTS = ("per_synapse", "scalar")
-#: the homogeneous weight of the "scalar" variants (any finite value would do)
+#: the homogeneous weight of the "scalar" structure option (any finite value would do)
 SCALAR_WEIGHT = 0.5
 
 
@@ -248,15 +234,15 @@ def fixed_num(n_pre: int, n_post: int, conn_num: int, *, per_post: bool = False,
     :class:`FixedNumPerPre`) or each postsynaptic neuron (:class:`FixedNumPerPost`) has exactly
     ``conn_num`` partners, drawn uniformly without (or with, ``multapses=True``) repetition.
     ``weight`` is a homogeneous weight, or ``None`` for standard-normal per-synapse weights."""
-    n_pre = check_int("n_pre", n_pre, minimum=1)
-    n_post = check_int("n_post", n_post, minimum=1)
+    n_pre = ensure_int("n_pre", n_pre, minimum=1)
+    n_post = ensure_int("n_post", n_post, minimum=1)
     owners, partners = (n_post, n_pre) if per_post else (n_pre, n_post)
-    k = check_int("conn_num", conn_num, minimum=0)
+    k = ensure_int("conn_num", conn_num, minimum=0)
     if k > partners and not multapses:
         raise ValueError(f"conn_num={k} exceeds the {partners} possible partners; "
                          "allow multapses=True or lower conn_num")
-    dtype = check_dtype("dtype", dtype)
-    rng = np.random.default_rng(check_seed("seed", seed))
+    dtype = ensure_dtype("dtype", dtype)
+    rng = np.random.default_rng(ensure_seed("seed", seed))
     idx = gen.fixed_num_indices(rng, owners, k, partners, multapses)
     w = weight if weight is not None else gen.per_synapse_weights(rng, idx.shape, dtype)
     cls = FixedNumPerPost if per_post else FixedNumPerPre
@@ -290,14 +276,14 @@ def _ref_csr(conn, f):
     return ref.csr_to_dense(_np(conn.indptr), _np(conn.indices), f(_np(conn.weights)), conn.shape)
 
 
-register(Family(
+FAMILIES.register(Family(
     "dense", "event × dense weights",
     lambda n_rows, n_cols, p, seed, dtype: _dense(n_rows, n_cols, p, seed, dtype),
     lambda conn, f: ref.dense_to_dense(np.where(_np(conn.weights) != 0, f(_np(conn.weights)), 0)),
     event_driven="both", storage="dense",
     peers={"brainevent": "BinaryArray @ ndarray (binary_densemv/mm)", "brainstate": "EventLinear"},
 ))
-register(Family(
+FAMILIES.register(Family(
     "coo", "explicit sparse, COO (unordered)",
     _sparse(COO),
     lambda conn, f: ref.coo_to_dense(_np(conn.row), _np(conn.col), f(_np(conn.weights)), conn.shape),
@@ -305,14 +291,14 @@ register(Family(
     event_driven="none", storage="coo",
     peers={"brainevent": "COO (older releases)", "jax.experimental.sparse": "BCOO"},
 ))
-register(Family(
+FAMILIES.register(Family(
     "csr", "explicit sparse, CSR",
     _sparse(CSR), _ref_csr,
     options={"weights": WEIGHTS, "duplicates": (True, False)},
     event_driven="rows", storage="csr", orientation="rows",
     peers={"brainevent": "CSR", "jax.experimental.sparse": "BCSR", "scipy.sparse": "csr_array"},
 ))
-register(Family(
+FAMILIES.register(Family(
     "csc", "explicit sparse, CSC",
     _sparse(CSC, transpose=True),
     lambda conn, f: ref.csc_to_dense(_np(conn.base.indptr), _np(conn.base.indices), f(_np(conn.base.weights)),
@@ -321,7 +307,7 @@ register(Family(
     event_driven="cols", storage="csr", orientation="cols",
     peers={"brainevent": "CSC", "scipy.sparse": "csc_array"},
 ))
-register(Family(
+FAMILIES.register(Family(
     "fixed_per_pre", "fixed number of connections per presynaptic neuron",
     _fixed(per_post=False),
     lambda conn, f: ref.fixed_per_pre_to_dense(_np(conn.indices), f(_np(conn.weights)), conn.shape),
@@ -330,7 +316,7 @@ register(Family(
     law="per_row", weight_law=("scalar", SCALAR_WEIGHT), drawn_options={"weights": "scalar"},
     peers={"brainevent": "FixedNumPerPre (formerly FixedPostNumConn)", "brainstate": "FixedNumConn / EventFixedNumConn"},
 ))
-register(Family(
+FAMILIES.register(Family(
     "fixed_per_post", "fixed number of connections per postsynaptic neuron",
     _fixed(per_post=True),
     lambda conn, f: ref.fixed_per_post_to_dense(_np(conn.base.indices), f(_np(conn.base.weights)), conn.shape),
@@ -339,7 +325,7 @@ register(Family(
     law="per_col", weight_law=("scalar", SCALAR_WEIGHT), drawn_options={"weights": "scalar"},
     peers={"brainevent": "FixedNumPerPost (formerly FixedPreNumConn)"},
 ))
-register(Family(
+FAMILIES.register(Family(
     "fixed_prob", "fixed connection probability, stored as CSR",
     _fixed_prob, _ref_csr,
     options={"weights": WEIGHTS},
@@ -396,7 +382,7 @@ def _register_jitc():
              ("uniform", "uniform weights in [-1, 1)", JITCUniformR, JITCUniformC, "JITCUniform"))
     for kind, title, row_cls, col_cls, peer in kinds:
         for suffix, cls, axis, what in (("r", row_cls, "rows", "rows"), ("c", col_cls, "cols", "columns")):
-            register(Family(
+            FAMILIES.register(Family(
                 f"jitc_{kind}_{suffix}", f"just-in-time random connectivity, {title}, {what} generated",
                 _jitc(cls, kind), _ref_jitc,
                 event_driven=axis, storage="jitc", orientation=axis,

@@ -1,6 +1,6 @@
 """The ``evbench`` command line: it parses, and nothing else.
 
-Each sub-command's arguments become that command's ``Options``, handed to its
+Each sub-command's arguments become that command's options class (``ValidateOptions``, ``BenchOptions``…), handed to its
 ``run_command(options)`` (:mod:`evbench.harness`), whose outcome's ``code`` is the exit status.
 Every command reads its choices from the same registries, with one meaning of ``all`` (every
 family, backend, product...) and one default (every one); numbers are checked the same way
@@ -64,11 +64,11 @@ def _backends():
 def _catalogue(args) -> int:
     import pandas as pd
 
-    from .catalogue import PRODUCTS, families
+    from .catalogue import PRODUCTS, FAMILIES
     from .harness.console import fixed_width
 
     rows = []
-    for fam in families():
+    for fam in FAMILIES.all():
         rows.append(dict(
             family=fam.name, structure=fam.title,
             products=", ".join(p.expr + ("*" if fam.event_driven_for(p) else "") for p in PRODUCTS),
@@ -90,14 +90,14 @@ def _add_catalogue(sub):
 
 
 def _add_validate(sub):
-    from .harness.profiles import PROFILES
+    from .harness.profiles import VALIDATION_PROFILES
 
     p = sub.add_parser("validate", help="check every operator against its NumPy float64 reference")
     _choices(p, "--family", _families(), "family")
     _choices(p, "--backend", _backends(), "backend")
     _choices(p, "--gate", _backends(), "backend",
              help_="a backend whose failures fail the run besides native (repeatable)")
-    p.add_argument("--profile", choices=PROFILES.names(), default="quick")
+    p.add_argument("--profile", choices=VALIDATION_PROFILES.names(), default="quick")
     p.add_argument("--jobs", type=_positive_int, default=_default_jobs(), metavar="N",
                    help="families checked in N processes at once (default: 2, or 1 on one core)")
     _output(p)
@@ -107,7 +107,7 @@ def _add_validate(sub):
         from .harness import validate
         from .harness.results import Output
 
-        return validate.run_command(validate.Options(
+        return validate.run_command(validate.ValidateOptions(
             args.family, args.backend, args.gate, args.profile, args.jobs, Output(args.out, args.into),
             not args.no_progress))
 
@@ -136,7 +136,7 @@ def _add_bench(sub):
         from .harness import bench
         from .harness.results import Output
 
-        return bench.run_command(bench.Options(args.grid, args.family, args.backend, args.product, args.device,
+        return bench.run_command(bench.BenchOptions(args.grid, args.family, args.backend, args.product, args.device,
                                                Output(args.out, args.into), not args.no_progress))
 
     p.set_defaults(run=run, grid=DEFAULT_GRID)
@@ -144,11 +144,11 @@ def _add_bench(sub):
 
 def _add_spiketimes(sub):
     from .harness.results import SPIKETIME_TABLES
-    from .harness.spiketimes import PROFILES
+    from .harness.spiketimes import SPIKETIME_PROFILES
 
     p = sub.add_parser("spiketimes", help="are the spikes right? exact vs exact, stepped vs exact, operators, "
                                           "statistics, SparseProp scaling and the E/I networks")
-    p.add_argument("--profile", choices=PROFILES.names(), default="quick",
+    p.add_argument("--profile", choices=SPIKETIME_PROFILES.names(), default="quick",
                    help="quick (minutes; the default), thorough (hours), tiny (seconds, for tests)")
     _choices(p, "--table", [t for t in SPIKETIME_TABLES if t != "nest"], "table")
     p.add_argument("--against", action="append", default=[], choices=["nest"], metavar="SIMULATOR",
@@ -161,7 +161,7 @@ def _add_spiketimes(sub):
         from .harness import spiketimes
         from .harness.results import Output
 
-        return spiketimes.run_command(spiketimes.Options(args.profile, args.table, Output(args.out, args.into),
+        return spiketimes.run_command(spiketimes.SpiketimesOptions(args.profile, args.table, Output(args.out, args.into),
                                                          not args.no_progress, args.against))
 
     p.set_defaults(run=run)
@@ -178,14 +178,14 @@ def _add_report(sub):
     def run(args):
         from .harness import report
 
-        return report.run_command(report.Options(args.results, args.out, args.title))
+        return report.run_command(report.ReportOptions(args.results, args.out, args.title))
 
     p.set_defaults(run=run)
 
 
 def _add_run(sub):
     from .harness.bench import DEFAULT_GRID, DEVICE_KINDS, GRIDS
-    from .harness.profiles import PROFILES
+    from .harness.profiles import VALIDATION_PROFILES
     from .harness.run import STAGES
 
     p = sub.add_parser("run", help="the main job: validate, benchmark, compare spike times, report (minutes)",
@@ -198,7 +198,7 @@ def _add_run(sub):
              help_="benchmark on this device kind (repeatable; default: every kind JAX sees)")
     p.add_argument("--grid", choices=GRIDS.names(), default=DEFAULT_GRID,
                    help=f"benchmark grid (default: {DEFAULT_GRID}); one of: {', '.join(GRIDS.names())}")
-    p.add_argument("--profile", choices=PROFILES.names(), default="quick",
+    p.add_argument("--profile", choices=VALIDATION_PROFILES.names(), default="quick",
                    help="validation and spike-time profile (default: quick)")
     p.add_argument("--skip", action="append", choices=STAGES, default=[], metavar="STAGE",
                    help=f"leave out a stage (repeatable); one of: {', '.join(STAGES)}")
@@ -212,7 +212,7 @@ def _add_run(sub):
     def run(args):
         from .harness import run
 
-        return run.run_command(run.Options(args.family, args.backend, args.device, args.grid, args.profile,
+        return run.run_command(run.RunOptions(args.family, args.backend, args.device, args.grid, args.profile,
                                            args.skip, args.jobs, args.out, not args.no_progress))
 
     p.set_defaults(run=run)

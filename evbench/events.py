@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_int, check_prob, check_seed
+from ._arguments import ensure_int, ensure_prob, ensure_seed
 
 VALUE_KINDS = ("ones", "positive", "signed")
 
@@ -30,15 +30,15 @@ VALUE_KINDS = ("ones", "positive", "signed")
 def active_count(n: int, active) -> int:
     """The number of active entries per sample for ``active`` given as a fraction (float) or
     a count (int). A fraction is rounded to the nearest count."""
-    n = check_int("n", n, minimum=1)
+    n = ensure_int("n", n, minimum=1)
     if isinstance(active, (bool, np.bool_)):
         raise TypeError(f"active must be a fraction in [0, 1] or a count, got {active!r}")
     if isinstance(active, (int, np.integer)):
-        count = check_int("active", active, minimum=0)
+        count = ensure_int("active", active, minimum=0)
         if count > n:
             raise ValueError(f"active={count} exceeds n={n}")
         return count
-    fraction = check_prob("active", active)
+    fraction = ensure_prob("active", active)
     return int(round(fraction * n))
 
 
@@ -61,9 +61,9 @@ def make_events(n: int, active, *, seed: int = 0, batch: int | None = None,
     The measured fraction (:func:`active_fraction`) is what results record, never the label.
     """
     count = active_count(n, active)
-    seed = check_seed("seed", seed)
+    seed = ensure_seed("seed", seed)
     if batch is not None:
-        batch = check_int("batch", batch, minimum=1)
+        batch = ensure_int("batch", batch, minimum=1)
     if dtype not in ("bool", "float32", "float64"):
         raise TypeError(f"dtype must be 'bool', 'float32' or 'float64', got {dtype!r}")
     if values not in VALUE_KINDS:

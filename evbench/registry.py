@@ -7,6 +7,7 @@ in registry order; an unknown name is a ``ValueError`` that lists the valid ones
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, Generic, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -35,6 +36,24 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.what} {name!r} is already registered")
         self._items[name] = item
         return item
+
+    def unregister(self, name: str) -> T:
+        """Remove the item called ``name`` and return it."""
+        self.get(name)
+        return self._items.pop(name)
+
+    @contextlib.contextmanager
+    def added(self, *items: T):
+        """Register ``items`` for the duration of a ``with`` block (tests, recipes), then remove
+        them again, whatever happens inside."""
+        done = []
+        try:
+            for item in items:
+                done.append(self._key(self.register(item)))
+            yield items[0] if len(items) == 1 else items
+        finally:
+            for name in reversed(done):
+                self._items.pop(name, None)
 
     def __iter__(self) -> Iterator[T]:
         return iter(tuple(self._items.values()))

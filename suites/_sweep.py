@@ -27,9 +27,9 @@ from evbench.harness import bench
 SIDECAR = Path(__file__).resolve().parents[1] / "results" / "asv-meta"
 
 GRID = bench.grid()  # $EVBENCH_GRID, else the asv grid
-FAMILIES = bench.env_filter("EVBENCH_FAMILY")
-BACKENDS = bench.env_filter("EVBENCH_BACKEND")
-PRODUCTS = bench.env_filter("EVBENCH_PRODUCT")
+FAMILY_FILTER = bench.env_filter("EVBENCH_FAMILY")
+BACKEND_FILTER = bench.env_filter("EVBENCH_BACKEND")
+PRODUCT_FILTER = bench.env_filter("EVBENCH_PRODUCT")
 
 
 class Sweep:
@@ -51,8 +51,8 @@ class Sweep:
 
     def selected(self) -> None:
         """A skip (``NotImplementedError``) for a product ``EVBENCH_PRODUCT`` leaves out."""
-        if PRODUCTS and self.product_key not in PRODUCTS:
-            raise NotImplementedError(f"{self.product_key} is not in EVBENCH_PRODUCT={','.join(PRODUCTS)}")
+        if PRODUCT_FILTER and self.product_key not in PRODUCT_FILTER:
+            raise NotImplementedError(f"{self.product_key} is not in EVBENCH_PRODUCT={','.join(PRODUCT_FILTER)}")
 
     def prepare(self, sweep, params):
         """The case built in this process and warmed up; a skip (``NotImplementedError``) or
@@ -84,4 +84,4 @@ def params_of(product_key: str) -> list[list]:
     catalogue and the backends (narrowed by ``EVBENCH_FAMILY`` / ``EVBENCH_BACKEND``)."""
     from evbench.catalogue import get_product
 
-    return bench.suite_params(GRID, get_product(product_key), families=FAMILIES, backends=BACKENDS)
+    return bench.suite_params(GRID, get_product(product_key), families=FAMILY_FILTER, backends=BACKEND_FILTER)

@@ -15,7 +15,7 @@ device (an absent one is a skip). ``setup`` builds the network, compiles the sca
   and runs each network once: ``evbench.spiking.ei.case_row``, the rows of ``evbench spiketimes``'s
   ``ei`` table).
 
-The scales and families follow the grid (``EVBENCH_GRID``): ``SCALES``, ``FAMILIES``.
+The scales and families follow the grid (``EVBENCH_GRID``): ``SCALES``, ``EI_FAMILIES``.
 
 ``EVBENCH_BACKEND`` (comma-separated names) narrows the backends, as in the other suites.
 """
@@ -23,18 +23,18 @@ import jax
 
 from evbench.harness import bench
 from evbench.spiking import ei
-from evbench.peers import backends, get_backend
+from evbench.peers import BACKENDS, get_backend
 
 STEPS = 200  # 20 ms of simulated time (brainevent's just-in-time network takes seconds for it)
 #: scales per grid (``EVBENCH_GRID``; another grid: the default's)
 SCALES = {"tiny": [0.25], "asv": [0.5], "quick": [0.5, 1.0], "full": [0.5, 1.0, 2.0, 4.0]}
 #: connectivity families per grid: the default grid (``asv run --quick`` in under 10 minutes)
 #: leaves out the just-in-time network, where brainevent spends seconds per simulated 20 ms
-FAMILIES = {"asv": ["fixed_prob"]}
+EI_FAMILIES = {"asv": ["fixed_prob"]}
 DENSE_MAX_SCALE = 1.0
 SIM_MS = 50.0
 _SELECTED = bench.env_filter("EVBENCH_BACKEND")
-BACKENDS = [b.name for b in backends() if _SELECTED is None or b.name in _SELECTED]
+BACKEND_NAMES = [b.name for b in BACKENDS.all() if _SELECTED is None or b.name in _SELECTED]
 
 
 def _scales():
@@ -42,11 +42,11 @@ def _scales():
 
 
 def _families():
-    return FAMILIES.get(bench.grid().name, list(ei.FAMILIES))
+    return EI_FAMILIES.get(bench.grid().name, list(ei.NETWORK_FAMILIES))
 
 
 def _params():
-    return [_families(), BACKENDS, _scales(), list(bench.DEVICE_KINDS)]
+    return [_families(), BACKEND_NAMES, _scales(), list(bench.DEVICE_KINDS)]
 
 
 def _too_large(backend, scale):
@@ -102,7 +102,7 @@ class _Rates:
                 continue
             with jax.default_device(dev):
                 for family in _families():
-                    for backend in BACKENDS:
+                    for backend in BACKEND_NAMES:
                         for scale in _scales():
                             if not _too_large(backend, scale):
                                 rows[family, backend, scale, device] = ei.case_row(

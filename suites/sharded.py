@@ -23,11 +23,11 @@ from pathlib import Path
 
 from evbench.harness import bench
 from evbench.harness.results import Output, newest_files
-from evbench.harness.shard.bench import SCALING_GRIDS, SCALINGS
+from evbench.harness.shard.bench import SHARDED_GRIDS, SCALINGS
 from evbench.harness.shard.command import SHARD_TABLES
 from evbench.harness.shard.validate import sharded_families
 
-GRID = SCALING_GRIDS.get(os.environ.get("EVBENCH_SHARDED_GRID") or "asv")
+GRID = SHARDED_GRIDS.get(os.environ.get("EVBENCH_SHARDED_GRID") or "asv")
 FAMILIES = bench.env_filter("EVBENCH_FAMILY")
 SIDECAR = Path(__file__).resolve().parents[1] / "results" / "asv-meta"
 

@@ -19,12 +19,12 @@ def _eight_devices():
 
 
 def test_every_sharded_product_passes_the_checks_on_2_4_and_8_devices():
-    from evbench.harness.shard.validate import SHARD_PROFILES, sharded_families, validate
+    from evbench.harness.shard.validate import SHARDED_VALIDATION_PROFILES, sharded_families, validate
 
-    rows = validate(SHARD_PROFILES.get("ci"), progress=False)
+    rows = validate(SHARDED_VALIDATION_PROFILES.get("ci"), progress=False)
     ran = rows[rows.status != "unsupported"]
     bad = ran[ran.status != "pass"]
-    assert bad.empty, "\n" + bad[["family", "option", "product", "n_devices", "axis", "reduction", "dtype", "check",
+    assert bad.empty, "\n" + bad[["family", "options", "product", "n_devices", "axis", "reduction", "dtype", "check",
                                    "status", "worst_ratio", "detail", "failing_case"]].to_string()
     assert set(ran.n_devices) == {2, 4, 8}
     assert set(ran.reduction) == {"xla", "ordered"} and set(ran.dtype) == {"float32", "float64"}

@@ -8,7 +8,7 @@ whose ``snippet()`` reproduces a failure.
 from hypothesis import strategies as st
 
 from evbench.harness.cases import Case
-from evbench.catalogue import families
+from evbench.catalogue import FAMILIES
 from evbench.events import VALUE_KINDS
 
 SHAPES = ((1, 1), (1, 12), (12, 1), (12, 12), (40, 24))
@@ -22,8 +22,8 @@ active_fractions = st.one_of(st.sampled_from((0.0, 1.0)), st.floats(0.0, 1.0))
 @st.composite
 def cases(draw, family=None, shapes=SHAPES, conn_probs=CONN_PROBS, dtypes=DTYPES):
     """A case of ``family`` (a Family, or any family when None)."""
-    fam = family if family is not None else draw(st.sampled_from(families()))
-    variant = draw(st.sampled_from(fam.variants()))
+    fam = family if family is not None else draw(st.sampled_from(FAMILIES.all()))
+    options = draw(st.sampled_from(fam.option_sets()))
     dtype = draw(st.sampled_from(dtypes))
     event_dtype = draw(st.sampled_from(("bool", dtype)))
     values = "ones" if event_dtype == "bool" else draw(st.sampled_from(VALUE_KINDS))
@@ -38,5 +38,5 @@ def cases(draw, family=None, shapes=SHAPES, conn_probs=CONN_PROBS, dtypes=DTYPES
         active=draw(active_fractions),
         batch=BATCH,
         event_seed=draw(st.integers(0, 2**16)),
-        variant=tuple(sorted(variant.items())),
+        options=tuple(sorted(options.items())),
     )

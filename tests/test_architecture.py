@@ -154,7 +154,7 @@ def test_the_asv_suites_cover_the_catalogue_products():
         assert keys == sorted(p.key for p in PRODUCTS), module.__name__
 
 
-def test_a_new_family_needs_only_its_structure_reference_and_catalogue_entry(monkeypatch, tmp_path):
+def test_a_new_family_needs_only_its_structure_reference_and_catalogue_entry():
     """The README's "Adding a family": a structure, a reference, one catalogue entry (here all
     made inside the test, touching no other file); validation and the benchmarks then run it."""
     import jax.numpy as jnp
@@ -163,9 +163,8 @@ def test_a_new_family_needs_only_its_structure_reference_and_catalogue_entry(mon
     from evbench import catalogue
     from evbench.harness import bench
     from evbench.harness.conformance import conformance
-    from evbench.harness.profiles import Profile
+    from evbench.harness.profiles import ValidationProfile
     from evbench.ops.base import Connectivity
-    from evbench.registry import Registry
 
     class Diagonal(Connectivity):
         """A diagonal matrix: event i reaches output i."""
@@ -196,18 +195,18 @@ def test_a_new_family_needs_only_its_structure_reference_and_catalogue_entry(mon
         w = np.asarray(conn.weights, np.float64)
         return np.diag(np.where(w != 0, f(w), 0.0))
 
-    families = Registry("family", plural="families")
-    families.register(catalogue.Family("diagonal", "a diagonal matrix (test only)", generate, materialise,
-                                       event_driven="both", storage="diagonal"))
-    monkeypatch.setattr(catalogue, "FAMILIES", families)
-    square = Profile(shapes=((1, 1), (7, 7)), conn_probs=(1.0,), actives=(0.0, 0.5, 1.0),
-                     event_kinds=(("bool", "ones"), ("weight", "signed")), dtypes=("float64",), seeds=(0,),
-                     design="covering", paths=False)
-    rows = conformance(["diagonal"], square, ["native", "dense", "scipy"], progress=False)
+    family = catalogue.Family("diagonal", "a diagonal matrix (test only)", generate, materialise,
+                              event_driven="both", storage="diagonal")
+    square = ValidationProfile(shapes=((1, 1), (7, 7)), conn_probs=(1.0,), actives=(0.0, 0.5, 1.0),
+                               event_kinds=(("bool", "ones"), ("weight", "signed")), dtypes=("float64",), seeds=(0,),
+                               design="covering", paths=False)
+    grid = bench.Grid("t", n=(64,), n_large=(), active=(0.1,), conn_num=(64,), batch=(2,), dtype=("float32",),
+                      devices=("cpu",), min_repeats=1, max_repeats=1, max_time=0.0, min_sample=0.0)
+    with catalogue.FAMILIES.added(family):
+        rows = conformance(["diagonal"], square, ["native", "dense", "scipy"], progress=False)
+        records = bench.run(grid, families=["diagonal"], backends=["native"], products=["vecmat"], progress=False)
+    assert "diagonal" not in catalogue.FAMILIES
     eq = rows[rows.check == "equivalence"]
     assert set(eq.family) == {"diagonal"} and set(eq.backend) == {"native", "dense", "scipy"}
     assert set(eq.status) == {"pass"} and (eq.cases > 0).all()
-    grid = bench.Grid("t", n=(64,), n_large=(), active=(0.1,), conn_num=(64,), batch=(2,), dtype=("float32",),
-                      devices=("cpu",), min_repeats=1, max_repeats=1, max_time=0.0, min_sample=0.0)
-    records = bench.run(grid, families=["diagonal"], backends=["native"], products=["vecmat"], progress=False)
     assert [r["status"] for r in records] == ["ok"]

@@ -15,12 +15,14 @@ import pytest
 
 from evbench import peers as B
 from evbench.cli import main
-from evbench.harness.checks import CHECKS
+from evbench.harness.checks import CHECKS as REGISTERED_CHECKS
+
+CHECKS = REGISTERED_CHECKS.names()
 from evbench.harness.conformance import conformance
-from evbench.harness.profiles import Profile
+from evbench.harness.profiles import ValidationProfile
 
 #: few shapes and one dtype, so that JAX (and numba) compile little
-PROFILE = Profile(shapes=((1, 1), (24, 16)), conn_probs=(0.3,), actives=(0.0, 0.5),
+PROFILE = ValidationProfile(shapes=((1, 1), (24, 16)), conn_probs=(0.3,), actives=(0.0, 0.5),
                   event_kinds=(("bool", "ones"), ("weight", "signed")), dtypes=("float64",), seeds=(0,),
                   design="covering", stat_shape=(200, 250), paths=False)
 
@@ -63,7 +65,7 @@ DEFECTS = {
 
 @functools.lru_cache(maxsize=None)
 def _checks(backend: str, family: str, keep: tuple | None) -> pd.DataFrame:
-    only = None if keep is None else (lambda name, option: all(option.get(k) == v for k, v in keep))
+    only = None if keep is None else (lambda name, mode: all(mode.get(k) == v for k, v in keep))
     return conformance([family], PROFILE, [backend], progress=False, only=only)
 
 
@@ -83,7 +85,7 @@ def test_backend_check(backend, family, keep, check):
     assert len(rows), f"no {check} rows for {backend} on {family}"
     assert not (rows.status == "missing").any(), rows.detail.iloc[0]
     bad = rows[rows.status.isin(["FAIL", "error"])]
-    assert bad.empty, "\n".join(f"{r.product} [{r.option}] {r.status}: {r.detail} ({r.failing_case})"
+    assert bad.empty, "\n".join(f"{r.product} [{r.mode}] {r.status}: {r.detail} ({r.failing_case})"
                                 for r in bad.itertuples())
     if backend in ("native", "dense"):  # everything offered, evbench's semantics
         assert set(rows.status) == {"pass"}, set(rows.status)
@@ -92,7 +94,7 @@ def test_backend_check(backend, family, keep, check):
 def _semantics(backend, family, keep=None):
     rows = _checks(backend, family, keep)
     rows = rows[(rows.check == "semantics") & (rows["product"] == "events @ M")]
-    return {r.option: (r.status, r.detail.split(" (")[0]) for r in rows.itertuples()}
+    return {r.mode: (r.status, r.detail.split(" (")[0]) for r in rows.itertuples()}
 
 
 def test_event_semantics_recorded():
@@ -119,7 +121,7 @@ def test_unsupported_products_give_the_reason():
     assert set(mv.status) == {"unsupported"}
     assert mv.detail.str.contains("events @ M only").all()
     rows = _checks("brainevent", "fixed_prob", None)  # every variant of a supported family has rows
-    assert set(rows.option) == {"events=binary", "events=weighted", "events=float"}
+    assert set(rows["mode"]) == {"events=binary", "events=weighted", "events=float"}
 
 
 # -- fake backends: missing packages, crashes, gating --------------------------------------------
@@ -144,14 +146,10 @@ def _fake(name, *, requires=(), wrong=False, crash=None):
 
 
 @pytest.fixture
-def fakes(monkeypatch):
-    from evbench.registry import Registry
-
-    registry = Registry("backend")
-    for b in (*B.backends(), _fake("fake_missing", requires=("no_such_package_evbench",)),
-              _fake("fake_wrong", wrong=True), _fake("fake_crash", crash="run"), _fake("fake_prep", crash="prepare")):
-        registry.register(b)
-    monkeypatch.setattr(B, "BACKENDS", registry)
+def fakes():
+    with B.BACKENDS.added(_fake("fake_missing", requires=("no_such_package_evbench",)), _fake("fake_wrong", wrong=True),
+                          _fake("fake_crash", crash="run"), _fake("fake_prep", crash="prepare")):
+        yield
 
 
 def test_missing_crash_and_unsupported_are_reported(fakes):
@@ -184,9 +182,9 @@ def test_gate_decides_the_exit_status(fakes, tmp_path, capsys):
                  "--backend", "fake_missing", "--gate", "fake_missing"]) == 1
     (machine,) = tmp_path.iterdir()
     table = pd.read_csv(sorted(machine.glob("validate-quick-*.csv"))[0])
-    assert {"backend", "option", "status", *CHECKS} <= set(table.columns)
+    assert {"backend", "mode", "status", *CHECKS} <= set(table.columns)
     checks = pd.read_csv(sorted(machine.glob("checks-quick-*.csv"))[0])
-    assert {"family", "product", "backend", "option", "check", "status", "max_error", "tolerance"} <= set(checks)
+    assert {"family", "product", "backend", "mode", "check", "status", "max_error", "tolerance"} <= set(checks)
 
 
 def test_unknown_backend_lists_the_valid_ones(capsys):

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 from evbench.harness import bench
-from evbench.peers import backends
-from evbench.catalogue import PRODUCTS, families
+from evbench.peers import BACKENDS
+from evbench.catalogue import PRODUCTS, FAMILIES
 from evbench.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ def _absent_kind():
 def test_every_grid_covers_every_family_backend_and_product(name):
     g = bench.GRIDS[name]
     seen = {(c.family, c.backend, c.product) for c in bench.cases(g, devices=("cpu",))}
-    want = set(itertools.product([f.name for f in families()], [b.name for b in backends()],
+    want = set(itertools.product([f.name for f in FAMILIES.all()], [b.name for b in BACKENDS.all()],
                                  [p.key for p in PRODUCTS]))
     assert seen == want
     assert set(g.devices) == set(bench.DEVICE_KINDS)
@@ -88,8 +88,8 @@ def test_suites_are_generated_from_the_catalogue():
     assert hasattr(machine.Machine, "track_read_bandwidth_gb_s")
     # memory: one product stands for each family, chosen from the catalogue (its event-driven one)
     assert hasattr(memory.HostMemory, "peakmem_product") and hasattr(memory.DeviceMemory, "track_device_peak_bytes")
-    assert memory.HostMemory.params[0] == [f.name for f in families()]
-    for fam in families():
+    assert memory.HostMemory.params[0] == [f.name for f in FAMILIES.all()]
+    for fam in FAMILIES.all():
         product = next(p for p in PRODUCTS if p.key == memory.memory_product(fam.name))
         assert not product.batched
         assert fam.event_driven_for(product) or fam.event_driven == "none"

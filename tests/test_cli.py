@@ -5,7 +5,7 @@ import os
 import pandas as pd
 import pytest
 
-from evbench import families
+from evbench import FAMILIES
 from evbench.harness.results import write_atomic
 from evbench.catalogue import PRODUCTS
 from evbench.cli import main
@@ -14,7 +14,7 @@ from evbench.cli import main
 def test_catalogue_lists_every_family_and_product(capsys):
     assert main(["catalogue"]) == 0
     out = capsys.readouterr().out
-    for fam in families():
+    for fam in FAMILIES.all():
         assert fam.name in out
     for product in PRODUCTS:
         assert product.expr in out

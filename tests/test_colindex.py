@@ -80,14 +80,14 @@ def _check_products(fam, M, dtype, *, portable, activities=((0.3, 3),)):
 @pytest.mark.parametrize("portable", [False, True], ids=["kernels", "portable"])
 @pytest.mark.parametrize("name", INDEXED)
 def test_indexed_products_match_reference(name, portable):
-    """Every product of an indexed structure, every variant (scalar weights, duplicates,
+    """Every product of an indexed structure, every set of structure options (scalar weights, duplicates,
     multapses), float32 and float64, within the error bound of the reference; no and every
     input active on the largest shape."""
     fam = get_family(name)
     shapes = ((37, 1100), (23, 17), (1, 1))
-    for k, variant in enumerate(fam.variants()):
+    for k, options in enumerate(fam.option_sets()):
         dtype = ("float32", "float64")[k % 2]
-        M = fam.build(*shapes[k % len(shapes)], conn_prob=0.3, seed=k, dtype=dtype, **variant).with_index()
+        M = fam.build(*shapes[k % len(shapes)], conn_prob=0.3, seed=k, dtype=dtype, **options).with_index()
         activities = ((0.3, 3), (0.0, 2), (1.0, 2)) if k == 0 else ((0.3, 3),)
         _check_products(fam, M, dtype, portable=portable, activities=activities)
 

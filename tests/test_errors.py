@@ -70,7 +70,7 @@ def test_event_dtype_must_match_the_weights():
         M.vecmat(np.zeros(4, np.int64))
 
 
-@pytest.mark.parametrize("family", [f.name for f in evbench.families()])
+@pytest.mark.parametrize("family", list(evbench.FAMILIES.names()))
 def test_event_shape_mismatch_is_never_broadcast(family):
     M = get_family(family).build(4, 3)
     with pytest.raises(ValueError, match=r"events has shape \(3,\); events @ M needs \(4,\)"):
@@ -98,7 +98,7 @@ def test_inconsistent_sparse_arrays():
         evbench.FixedNumPerPre(np.zeros((2, 2), np.int32), 1.0, (3, 3))
 
 
-def test_unknown_variant_option():
+def test_unknown_structure_option():
     with pytest.raises(ValueError, match=r"unknown option 'multapse' for family 'fixed_per_pre'"):
         get_family("fixed_per_pre").build(5, 5, multapse=True)
     with pytest.raises(ValueError, match=r"option weights='heavy' for family 'csr' must be one of"):

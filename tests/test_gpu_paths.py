@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import evbench.ops.base as base
-from evbench.catalogue import PRODUCTS, families, get_family, get_product
+from evbench.catalogue import PRODUCTS, FAMILIES, get_family, get_product
 from evbench.events import make_events
 from evbench.ops.base import cpu_kernels_available, use_kernels
 from evbench.ops.gpu import core as _core, formulation
@@ -32,7 +32,7 @@ from .test_jitc import test_capacity_overflow_is_exact  # noqa: F401
 from .test_portable import _again
 
 EXAMPLES = int(os.environ.get("GPU_EXAMPLES", 2))
-FAMILY = pytest.mark.parametrize("family", families(), ids=lambda f: f.name)
+FAMILY = pytest.mark.parametrize("family", FAMILIES.all(), ids=lambda f: f.name)
 SINGLE = [p for p in PRODUCTS if not p.batched]
 
 test_native_matches_reference = pytest.mark.parametrize("product", PRODUCTS, ids=lambda p: p.key)(
@@ -50,7 +50,7 @@ def _gpu():
 # -- helpers ------------------------------------------------------------------------------------
 
 #: stored structures and their event-driven products (no loop allowed in their programs)
-STORED_EVENT_DRIVEN = [(f.name, p.key) for f in families() if not f.name.startswith("jitc") and f.name != "coo"
+STORED_EVENT_DRIVEN = [(f.name, p.key) for f in FAMILIES.all() if not f.name.startswith("jitc") and f.name != "coo"
                        for p in PRODUCTS if f.event_driven_for(p)]
 
 
@@ -185,7 +185,7 @@ def test_csr_with_a_long_row():
 
 # -- the mode selects what it says ----------------------------------------------------------------
 
-@pytest.mark.parametrize("family", families(), ids=lambda f: f.name)
+@pytest.mark.parametrize("family", FAMILIES.all(), ids=lambda f: f.name)
 def test_mode_selects_the_formulations(family):
     """Under "gpu": no FFI call and no floating-point scatter-add in any product; no loop in the
     event-driven products of stored structures (portable: a loop over chunks of inputs)."""

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from evbench.ops.base import cpu_kernels_available, kernel_mode, use_kernels
-from evbench.catalogue import PRODUCTS, families, get_family, get_product
+from evbench.catalogue import PRODUCTS, FAMILIES, get_family, get_product
 from evbench.events import make_events
 from evbench.tolerance import error_bound
 
 pytestmark = pytest.mark.skipif(not cpu_kernels_available()[0], reason="numba / the XLA FFI header unavailable")
 
-KERNEL_FAMILIES = [f for f in families() if f.name != "coo"]
+KERNEL_FAMILIES = [f for f in FAMILIES.all() if f.name != "coo"]
 
 
 def _hlo(fn, *args):

@@ -90,7 +90,7 @@ def test_tiny_table():
     """The three networks at N = 200 (2000 spikes each): the summed rule reproduces NEST spike
     for spike in both simulators; the sequential rule parts on the E/I network, on simultaneous
     pulses, and nowhere else."""
-    rows = en.nest_rows(en.PROFILES["tiny"], networks=nw.NAMES)
+    rows = en.nest_rows(en.NEST_SIZES["tiny"], networks=nw.NAMES)
     assert len(rows) == en.n_ticks() - len(nw.NAMES) and all(set(r) == set(en.COLUMNS) for r in rows)
     for r in rows:
         assert r["n_spikes_nest"] >= 1900, r

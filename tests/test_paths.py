@@ -5,9 +5,9 @@ import numba
 import numpy as np
 import pytest
 
-from evbench.catalogue import families, get_family, get_product
+from evbench.catalogue import FAMILIES, get_family, get_product
 from evbench.cli import main
-from evbench.harness.profiles import PATH_BATCH, PROFILES, path_shape, profile_cases
+from evbench.harness.profiles import PATH_BATCH, VALIDATION_PROFILES, path_shape, profile_cases
 from evbench.ops import cpu
 from evbench.ops.cpu import sparse as kernels  # where the CSR products look their kernels up
 
@@ -17,12 +17,12 @@ def _groups(batch: int, n_out: int) -> int:
     return -(-batch // per)
 
 
-@pytest.mark.parametrize("family", [f.name for f in families()])
+@pytest.mark.parametrize("family", [f.name for f in FAMILIES.all()])
 def test_the_quick_profile_crosses_every_threshold(family):
     fam = get_family(family)
     th = cpu.thresholds()
     shape = path_shape(fam, th)
-    cases = [c for c in profile_cases(fam, PROFILES.get("quick")) if c.shape == shape]
+    cases = [c for c in profile_cases(fam, VALIDATION_PROFILES.get("quick")) if c.shape == shape]
     assert {c.batch for c in cases} == {PATH_BATCH, 3}
     # the grouped kernel runs on the long axis: M's columns, or M.T's for column-stored families
     long_axis = shape[0] if fam.orientation == "cols" else shape[1]

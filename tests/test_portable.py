@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evbench.ops.base import use_kernels
-from evbench.catalogue import PRODUCTS, families
+from evbench.catalogue import PRODUCTS, FAMILIES
 
 from . import test_equivalence, test_properties
 from .test_jitc import (  # noqa: F401
@@ -28,7 +28,7 @@ from .test_jitc import (  # noqa: F401
 )
 
 EXAMPLES = int(os.environ.get("PORTABLE_EXAMPLES", 2))
-FAMILY = pytest.mark.parametrize("family", families(), ids=lambda f: f.name)
+FAMILY = pytest.mark.parametrize("family", FAMILIES.all(), ids=lambda f: f.name)
 
 
 def _again(test, examples=EXAMPLES):

@@ -7,13 +7,13 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from evbench.harness.cases import Case, Built
-from evbench.catalogue import PRODUCTS, families, get_product
+from evbench.catalogue import PRODUCTS, FAMILIES, get_product
 from evbench.events import make_events
 from evbench.tolerance import error_bound
 
 from .strategies import cases
 
-FAMILIES = families()
+ALL_FAMILIES = FAMILIES.all()
 fam_ids = dict(ids=lambda f: f.name)
 VECMAT, MATVEC = get_product("vecmat"), get_product("matvec")
 
@@ -22,7 +22,7 @@ def _bound(prep, product, events, dtype):
     return error_bound(product, prep.abs_weights, prep.counts, events, dtype, weight_error=prep.weight_error)
 
 
-@pytest.mark.parametrize("family", FAMILIES, **fam_ids)
+@pytest.mark.parametrize("family", ALL_FAMILIES, **fam_ids)
 @given(data=st.data())
 def test_transpose_identity(family, data):
     """events @ M.T == M @ events and M.T @ events == events @ M, bitwise; (M.T).T is M."""
@@ -36,7 +36,7 @@ def test_transpose_identity(family, data):
     assert M.T.T.shape == M.shape and M.T.shape == M.shape[::-1]
 
 
-@pytest.mark.parametrize("family", FAMILIES, **fam_ids)
+@pytest.mark.parametrize("family", ALL_FAMILIES, **fam_ids)
 @given(data=st.data(), scale=st.sampled_from([-2.0, 0.5, 3.0]))
 def test_linearity(family, data, scale):
     """(a·s1 + s2) @ M equals a·(s1 @ M) + s2 @ M within the sum of the three error bounds."""
@@ -54,7 +54,7 @@ def test_linearity(family, data, scale):
 
 
 @pytest.mark.parametrize("product", [p for p in PRODUCTS if not p.batched], ids=lambda p: p.key)
-@pytest.mark.parametrize("family", FAMILIES, **fam_ids)
+@pytest.mark.parametrize("family", ALL_FAMILIES, **fam_ids)
 @given(data=st.data())
 @settings(max_examples=3)
 def test_vmap_equals_loop(family, product, data):
@@ -70,7 +70,7 @@ def test_vmap_equals_loop(family, product, data):
     assert np.all(np.abs(vm - loop) <= 2 * bound)
 
 
-@pytest.mark.parametrize("family", FAMILIES, **fam_ids)
+@pytest.mark.parametrize("family", ALL_FAMILIES, **fam_ids)
 @given(data=st.data())
 @settings(max_examples=2)
 def test_jit_equals_eager(family, data):
@@ -85,23 +85,23 @@ def test_jit_equals_eager(family, data):
         assert np.all(np.abs(jitted - eager) <= 2 * _bound(prep, product, e, case.dtype))
 
 
-@pytest.mark.parametrize("family", FAMILIES, **fam_ids)
+@pytest.mark.parametrize("family", ALL_FAMILIES, **fam_ids)
 def test_bitwise_determinism(family):
     """The same seed gives the same structure and the same output, bitwise; another seed
     gives another structure (for families drawn at random)."""
-    case = Case(family.name, (40, 24), 0.3, 11, "float32", "float32", "signed", 0.4, variant=())
+    case = Case(family.name, (40, 24), 0.3, 11, "float32", "float32", "signed", 0.4, options=())
     a, b = case.build(), case.build()
     for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
     for product in PRODUCTS:
         e = case.events(product)
         np.testing.assert_array_equal(np.asarray(product.run(a, e)), np.asarray(product.run(b, e)))
-    other = Case(family.name, (40, 24), 0.3, 12, "float32", "float32", "signed", 0.4, variant=())
+    other = Case(family.name, (40, 24), 0.3, 12, "float32", "float32", "signed", 0.4, options=())
     assert not np.array_equal(np.asarray(other.build().to_dense()), np.asarray(a.to_dense()))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("family", FAMILIES, **fam_ids)
+@pytest.mark.parametrize("family", ALL_FAMILIES, **fam_ids)
 def test_empty_and_all_active_inputs(family, dtype):
     prep = Built(Case(family.name, (12, 40), 0.5, 3, dtype, "bool", "ones", 0.0))
     for product in PRODUCTS:
@@ -115,7 +115,7 @@ def test_empty_and_all_active_inputs(family, dtype):
         assert np.all(np.abs(full - product.reference(prep.dense, ones)) <= _bound(prep, product, ones, dtype))
 
 
-@pytest.mark.parametrize("family", FAMILIES, **fam_ids)
+@pytest.mark.parametrize("family", ALL_FAMILIES, **fam_ids)
 @given(data=st.data())
 @settings(max_examples=3)
 def test_gradients_equal_dense(family, data):

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from evbench.catalogue import PRODUCTS, families
+from evbench.catalogue import PRODUCTS, FAMILIES
 from evbench.harness import bench, report
 from evbench.harness.report import pytest_benchmark as pyb
-from evbench.peers import backends
+from evbench.peers import BACKENDS as REGISTERED
 from tests.benchmarks import test_products as suite
 from tests.test_report import FAMS, PYB_BACKENDS as BACKENDS, PYB_PRODS as PRODS, pybench_run, write_asv
 
@@ -108,7 +108,7 @@ def test_the_readme_gate_uses_the_reports_threshold():
 def test_the_suite_covers_every_family_product_and_backend_at_the_standard_point():
     cases = suite.suite_cases()
     assert {(c.family, c.product, c.backend) for c in cases} == {
-        (f.name, p.key, b.name) for f in families() for p in PRODUCTS for b in backends()}
+        (f.name, p.key, b.name) for f in FAMILIES.all() for p in PRODUCTS for b in REGISTERED.all()}
     assert {c.device for c in cases} == set(bench.DEVICE_KINDS)
     assert {(c.n, c.active, c.conn_num, c.dtype, c.workload) for c in cases} == {(3000, 0.01, 100, "float32", "new")}
     ids = [suite.case_id(c) for c in cases]

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import evbench
-from evbench.catalogue import PRODUCTS, families
+from evbench.catalogue import PRODUCTS, FAMILIES
 from evbench.cli import main
 from evbench.harness import results
 from evbench.harness.report import build as build_report
@@ -221,7 +221,7 @@ def test_validation_workers_die_with_a_killed_run(tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["auto", "portable"])
-@pytest.mark.parametrize("family", [f.name for f in families()])
+@pytest.mark.parametrize("family", [f.name for f in FAMILIES.all()])
 def test_empty_batches_give_empty_results(family, mode):
     import jax
 

@@ -8,25 +8,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evbench import families
+from evbench import FAMILIES
 from evbench.harness import report
 from evbench.harness.report import conformance, figures, speedup
 from evbench.harness import run as mainjob
-from evbench.peers import backends
+from evbench.peers import BACKENDS as REGISTERED
 from evbench.catalogue import PRODUCTS
 from evbench.cli import main
 from evbench.harness.results import machine_label
 
 STAMP1, STAMP2 = "20260101T000000Z", "20260102T000000Z"
 #: a few names read from the catalogue and the registry; the baseline is the one the report uses
-FAMS = [f.name for f in families()][:3]
-BACKENDS = list(dict.fromkeys([report.BASELINE] + [b.name for b in backends()][:2]))
+FAMS = [f.name for f in FAMILIES.all()][:3]
+BACKEND_NAMES = list(dict.fromkeys([report.BASELINE] + [b.name for b in REGISTERED.all()][:2]))
 CHECKS = ("equivalence", "semantics", "jit", "grad", "statistics")
 
 
 def _meta(folder, stem, **extra):
     meta = dict(machine="testbox", date="2026-01-01T00:00:00+00:00", devices=["cpu:0"], jax="0.0", python="3.12",
-                backends={b: f"{b} 1.0" for b in BACKENDS}, **extra)
+                backends={b: f"{b} 1.0" for b in BACKEND_NAMES}, **extra)
     (folder / f"{stem}.meta.json").write_text(json.dumps(meta))
 
 
@@ -34,13 +34,13 @@ def write_validation(folder, stamp=STAMP1, fail=None):
     rows, checks = [], []
     for fam in FAMS:
         for prod in PRODUCTS[:2]:
-            for be in BACKENDS:
+            for be in BACKEND_NAMES:
                 status = "FAIL" if (fam, be) == fail else "pass"
-                rows.append(dict(family=fam, product=prod.expr, backend=be, option="", status=status,
+                rows.append(dict(family=fam, product=prod.expr, backend=be, mode="", status=status,
                                  equivalence=f"{status} 0.3", semantics="value", jit="pass", grad="-",
                                  statistics="-", detail=""))
                 for chk in CHECKS:
-                    checks.append(dict(family=fam, product=prod.expr, backend=be, option="", check=chk,
+                    checks.append(dict(family=fam, product=prod.expr, backend=be, mode="", check=chk,
                                        status=status if chk == "equivalence" else
                                        ("unsupported" if chk == "grad" else "pass")))
     pd.DataFrame(rows).to_csv(folder / f"validate-quick-{stamp}.csv", index=False)
@@ -55,7 +55,7 @@ def bench_frame(sizes=(1000, 10000), actives=(0.001, 0.01, 0.5), devices=("cpu",
     for device in (*devices, *absent):
         for fam in FAMS:
             for prod in PRODUCTS[:2]:
-                for be in backend_names or BACKENDS:
+                for be in backend_names or BACKEND_NAMES:
                     for n in sizes:
                         for a in actives:
                             base = dict(family=fam, backend=be, product=prod.key, expr=prod.expr, event_driven=True,
@@ -65,7 +65,7 @@ def bench_frame(sizes=(1000, 10000), actives=(0.001, 0.01, 0.5), devices=("cpu",
                                 rows.append(dict(base, status="no_device", reason=f"no {device}"))
                                 continue
                             t = 1e-9 * n * n if be == report.BASELINE else 1e-5 + 2e-8 * a * n * 100
-                            times = t * (1 + 0.3 * rng.random(3) * (be == BACKENDS[-1]))
+                            times = t * (1 + 0.3 * rng.random(3) * (be == BACKEND_NAMES[-1]))
                             q25, q75 = np.percentile(times, [25, 75])
                             for i, ti in enumerate(times):
                                 rows.append(dict(base, status="ok", reason="", repeat=i, time_s=ti,
@@ -90,11 +90,11 @@ def write_spiketimes(folder, tables=report.SPIKETIME_TABLES, stamp=STAMP1):
                                  max_rel_time_error=1e-13, first_mismatch=-1, status="pass")]),
         convergence=pd.DataFrame([dict(model="lif", backend=b, interpolate=True, interpolation="linear", dt_ms=dt, n_spikes_ref=500,
                                        n_matched=500, mean_abs_error_ms=0.3 * dt ** 2, max_abs_error_ms=dt ** 2,
-                                       first_divergence_ms=100.0) for b in BACKENDS[:2] for dt in dts]),
+                                       first_divergence_ms=100.0) for b in BACKEND_NAMES[:2] for dt in dts]),
         order=pd.DataFrame([dict(model="lif", backend=b, interpolate=True, interpolation="linear", order=2.0, order_stderr=0.01, n_points=3)
-                            for b in BACKENDS[:2]]),
+                            for b in BACKEND_NAMES[:2]]),
         operators=pd.DataFrame([dict(model="lif", backend=b, n_steps=1000, identical=True, first_divergent_step=-1,
-                                     first_divergent_neuron=-1, cause="") for b in BACKENDS]),
+                                     first_divergent_neuron=-1, cause="") for b in BACKEND_NAMES]),
         statistics=pd.DataFrame([dict(model="lif", impl=i, statistic=s, value=v, ci_low=v * 0.9, ci_high=v * 1.1)
                                  for i in ("sparseprop", "stepped") for s, v in (("rate_hz", 5.0), ("cv_isi", 1.0))]),
         scaling=pd.DataFrame([dict(impl=i, model="lif", n=n, k=50, n_spikes=10 * n, seconds=1e-6 * 10 * n *
@@ -108,7 +108,7 @@ def write_spiketimes(folder, tables=report.SPIKETIME_TABLES, stamp=STAMP1):
                                 status="pass" if r == "summed" else ("identical" if n != "ei" else "parts"))
                            for n in ("inhibitory", "ei", "excitatory") for s in ("reference", "sparseprop")
                            for r in ("summed", "sequential")]),
-        ei=pd.DataFrame([dict(model=m, backend=BACKENDS[1], scale=s, n_neurons=4000 * s, sim_ms=1000.0, wall_s=2.0 * s,
+        ei=pd.DataFrame([dict(model=m, backend=BACKEND_NAMES[1], scale=s, n_neurons=4000 * s, sim_ms=1000.0, wall_s=2.0 * s,
                               wall_per_sim_s=2.0 * s, rate_exc_hz=5.0, rate_inh_hz=10.0, in_regime=s < 4)
                          for m in ("coba", "cuba") for s in (1, 2, 4)]),
     )
@@ -145,7 +145,7 @@ def write_asv(folder, commits, slower=1.0, quick=False):
 
 
 #: what :func:`pybench_run` benchmarks: the first three families and backends, two products
-PYB_BACKENDS, PYB_PRODS = [b.name for b in backends()][:3], [p.key for p in PRODUCTS][:2]
+PYB_BACKENDS, PYB_PRODS = [b.name for b in REGISTERED.all()][:3], [p.key for p in PRODUCTS][:2]
 
 
 def pybench_run(path, *, commit="a" * 40, slower=(), factor=2.0, machine="testbox-x86_64", date="2026-01-01",
@@ -185,7 +185,7 @@ def _sections(rep):
 
 
 def test_full_report_has_every_section_and_embeds_every_figure(tmp_path):
-    write_validation(tmp_path, fail=(FAMS[1], BACKENDS[-1]))
+    write_validation(tmp_path, fail=(FAMS[1], BACKEND_NAMES[-1]))
     write_bench(tmp_path)
     write_spiketimes(tmp_path)
     write_asv(tmp_path, ["aaaaaaaa", "bbbbbbbb"], slower=2.0)
@@ -204,7 +204,7 @@ def test_full_report_has_every_section_and_embeds_every_figure(tmp_path):
         assert html.escape(s.title) in page and f"## {s.title}" in md
     # the speedup of the baseline-beating backends is measured, and the crossover found
     speed = secs["speedup"].tables[0][1]
-    assert set(speed.backend) == set(BACKENDS) - {report.BASELINE}
+    assert set(speed.backend) == set(BACKEND_NAMES) - {report.BASELINE}
     # t_dense = 1e-9 n², t = 1e-5 + 2e-6 a n: at n = 10⁴, dense 0.1 s, the crossover at a ≈ 5 (no crossing)
     assert (speed.speedup_at_lowest > 1).all()
     slopes = secs["scaling"].tables[0][1]
@@ -230,7 +230,7 @@ def test_crossover_is_interpolated_on_log_axes():
 def test_missing_devices_partial_bench_and_no_other_tables(tmp_path):
     frame = bench_frame(sizes=(1000,), devices=("cpu",), absent=("gpu", "tpu"))
     frame = frame[~((frame.family == FAMS[2]) & (frame.backend == report.BASELINE))]  # no baseline for one family
-    frame.loc[(frame.family == FAMS[0]) & (frame.backend == BACKENDS[1]) & (frame.active == 0.5), "status"] = "error"
+    frame.loc[(frame.family == FAMS[0]) & (frame.backend == BACKEND_NAMES[1]) & (frame.active == 0.5), "status"] = "error"
     frame.to_csv(tmp_path / f"bench-run-{STAMP1}.csv", index=False)
     rep = report.build([tmp_path / f"bench-run-{STAMP1}.csv"])
     assert rep.html.parent == tmp_path
@@ -288,15 +288,15 @@ def test_single_sample_asv_results_are_not_called_regressions(tmp_path):
 
 def test_newer_partial_results_replace_only_their_cases(tmp_path):
     write_bench(tmp_path, stamp=STAMP1, sizes=(1000,), absent=())
-    newer = bench_frame(sizes=(1000,), absent=(), backend_names=[BACKENDS[1]])
+    newer = bench_frame(sizes=(1000,), absent=(), backend_names=[BACKEND_NAMES[1]])
     newer["median_s"] = 42.0
     newer.to_csv(tmp_path / f"bench-run-{STAMP2}.csv", index=False)
     _meta(tmp_path, f"bench-run-{STAMP2}")
     pd.DataFrame(newer).to_json(tmp_path / f"bench-run-{STAMP2}.json", orient="records")  # beside its .csv: ignored
     b = figures.bench_cases(report.load([tmp_path]).bench)
-    assert (b[b.backend == BACKENDS[1]].median_s == 42.0).all()
-    assert (b[b.backend != BACKENDS[1]].median_s != 42.0).all()
-    assert len(b) == len(FAMS) * 2 * len(BACKENDS) * 3
+    assert (b[b.backend == BACKEND_NAMES[1]].median_s == 42.0).all()
+    assert (b[b.backend != BACKEND_NAMES[1]].median_s != 42.0).all()
+    assert len(b) == len(FAMS) * 2 * len(BACKEND_NAMES) * 3
 
 
 def test_bad_results_paths_are_named(tmp_path, capsys):
@@ -325,7 +325,7 @@ def test_default_results_is_latest(tmp_path, monkeypatch, capsys):
 def test_a_failing_write_keeps_the_earlier_report(tmp_path, monkeypatch):
     write_validation(tmp_path)
     first = report.build([tmp_path]).html.read_text()
-    write_validation(tmp_path, stamp=STAMP2, fail=(FAMS[0], BACKENDS[0]))
+    write_validation(tmp_path, stamp=STAMP2, fail=(FAMS[0], BACKEND_NAMES[0]))
 
     def boom(fd):
         raise OSError("disk full")
@@ -363,7 +363,7 @@ def test_run_refuses_bad_arguments(argv, message, capsys):
 
 
 def test_run_tiny_one_family_one_backend(tmp_path, capsys):
-    fam, be = FAMS[0], BACKENDS[0]
+    fam, be = FAMS[0], BACKEND_NAMES[0]
     code = main(["run", "--family", fam, "--backend", be, "--grid", "tiny", "--device", "cpu", "--skip", "validate",
                  "--skip", "spiketimes", "--no-progress", "--out", str(tmp_path)])
     out = capsys.readouterr().out
@@ -381,13 +381,13 @@ def test_run_tiny_one_family_one_backend(tmp_path, capsys):
 
 
 def test_conformance_from_the_validate_table_alone(tmp_path):
-    write_validation(tmp_path, fail=(FAMS[0], BACKENDS[1]))
+    write_validation(tmp_path, fail=(FAMS[0], BACKEND_NAMES[1]))
     (tmp_path / f"checks-quick-{STAMP1}.csv").unlink()
     res = report.load([tmp_path])
     conf = conformance.conformance_frame(res)
     assert set(conf.check) == {"equivalence", "semantics", "jit"}  # "-" cells do not apply
     worst = conf.groupby(["family", "backend"])["status"].agg(conformance.worst_status)
-    assert worst[(FAMS[0], BACKENDS[1])] == "FAIL" and (worst.drop((FAMS[0], BACKENDS[1])) == "pass").all()
+    assert worst[(FAMS[0], BACKEND_NAMES[1])] == "FAIL" and (worst.drop((FAMS[0], BACKEND_NAMES[1])) == "pass").all()
 
 
 def test_every_crossing_is_found_and_a_recrossing_is_not_a_verdict():

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from evbench.catalogue import conn_num, families, get_family
+from evbench.catalogue import conn_num, FAMILIES, get_family
 
-BERNOULLI = [f for f in families() if f.bernoulli]
+BERNOULLI = [f for f in FAMILIES.all() if f.bernoulli]
 PROBS = (0.0, 0.001, 0.02, 0.3, 0.97, 1.0)
 SHAPE = (300, 400)
 #: per-check false-failure probability: 1e-6 shared by every check of this module

@@ -237,7 +237,7 @@ def test_command_writes_tables(tmp_path, capsys):
 
 
 def test_operator_and_ei_rows_have_their_columns():
-    pr = spiketimes.PROFILES["tiny"]
+    pr = spiketimes.SPIKETIME_PROFILES["tiny"]
     ops = pd.DataFrame(spikecompare.operator_rows(pr, lambda text: None, backend_names=("native",)))
     assert len(ops) == 2 and ops.identical.all()
     assert set(REQUIRED["operators"]) <= set(ops.columns)

@@ -17,7 +17,7 @@ def test_cases_stay_in_their_buckets(case):
     assert case.event_dtype in ("bool", case.dtype)
     assert 0.0 <= case.active <= 1.0
     fam = get_family(case.family)
-    assert dict(case.variant) in fam.variants()
+    assert dict(case.options) in fam.option_sets()
 
 
 @given(case=cases())

@@ -10,7 +10,7 @@ import pytest
 from evbench.catalogue import PRODUCTS, get_family
 from evbench.events import make_events
 from evbench.harness.bench import BenchCase, Reuse, Skipped, prepare
-from evbench.peers import Unsupported, backends
+from evbench.peers import Unsupported, BACKENDS
 
 #: a family each backend offers every product it offers for (brainstate: events @ M only)
 FAMILY = {"brainstate": "fixed_prob"}
@@ -27,7 +27,7 @@ jax.monitoring.register_event_duration_secs_listener(_listen)
 
 
 def _cases():
-    for be in backends():
+    for be in BACKENDS.all():
         for product in PRODUCTS:
             yield pytest.param(be.name, product.key, id=f"{be.name}-{product.key}")
 
@@ -81,7 +81,7 @@ def test_every_jax_backend_compiles_with_its_structure_as_an_argument():
     argument (a closed-over structure becomes a constant XLA may fold for seconds)."""
     fam = get_family("csr")
     conn = fam.build(50, 40, conn_prob=0.2, seed=0, dtype="float32")
-    for be in backends():
+    for be in BACKENDS.all():
         if be.name == "scipy" or not be.available()[0]:
             continue
         from evbench.peers import Request

@@ -3,7 +3,7 @@ against brainevent and the dense XLA product on the standard grid, side by side 
 
     flock /tmp/evbench-bench.lock env PYTHONPATH=. python tools/native_perf.py [--out results]
 
-Cases: ``evbench.harness.bench.STANDARD`` (n = 10³, 10⁴, 10⁵; active 0.1, 1, 5 %; connection
+Cases: ``evbench.harness.bench.GRIDS["standard"]`` (n = 10³, 10⁴, 10⁵; active 0.1, 1, 5 %; connection
 probability 1 and 10 %; batch 16, 64; float32), for each family the event-driven products
 (``events @ M`` and its batch for row-driven families, ``M @ events`` and its batch for
 column-driven ones; both for dense weights), backends native, brainevent (``BinaryArray``
@@ -44,9 +44,9 @@ def jobs(quick: bool = False):
     """``(label, grid, families, backends, products)`` in run order. The batched products run at
     1 % active (every n, connection probability and batch size), the vector products at every
     active fraction: the run fits in about half an hour on this shared machine."""
-    from evbench.harness.bench import STANDARD
+    from evbench.harness.bench import GRIDS
 
-    std = dataclasses.replace(STANDARD, devices=("cpu",))  # this table is the CPU's
+    std = dataclasses.replace(GRIDS["standard"], devices=("cpu",))  # this table is the CPU's
     if quick:  # a smoke run of the script itself
         std = dataclasses.replace(std, n=(1_000,), active=(0.01,), batch=(16,), max_time=0.02, min_repeats=1)
     else:
@@ -89,9 +89,9 @@ def corder_jobs():
     """brainevent's row-oriented just-in-time matrices with ``corder=True``: with its default
     (``corder=False``) their ``events @ M`` visits every row (O(n_rows · n_cols · p), see the
     table), with ``corder=True`` it is event-driven, like evbench's. Labelled apart."""
-    from evbench.harness.bench import STANDARD
+    from evbench.harness.bench import GRIDS
 
-    std = dataclasses.replace(STANDARD, devices=("cpu",), max_time=0.1, max_repeats=5)
+    std = dataclasses.replace(GRIDS["standard"], devices=("cpu",), max_time=0.1, max_repeats=5)
     small = dataclasses.replace(std, n=tuple(n for n in std.n if n <= 10_000))
     label = "brainevent corder=True (JITC R)"
     return [(label, small, JITC_R, ("native", "brainevent"), ("vecmat",)),
@@ -241,12 +241,12 @@ def recheck_jobs(csv):
     more and longer repeats: one job per family, size, connectivity and product."""
     import pandas as pd
 
-    from evbench.harness.bench import STANDARD
+    from evbench.harness.bench import GRIDS
 
     t = table(pd.read_csv(csv))
     t = t[(t.job != "against the generation axis") & (t.family != "coo")]  # COO: slower by design (O(synapses × batch))
     slow = t[(t["native/brainevent"] > 1) | ((t["native/dense"] >= 1) & ((t.family != "dense") | (t.active <= 0.2)))]
-    std = dataclasses.replace(STANDARD, devices=("cpu",), min_repeats=5, max_repeats=9, max_time=0.3, min_sample=5e-3)
+    std = dataclasses.replace(GRIDS["standard"], devices=("cpu",), min_repeats=5, max_repeats=9, max_time=0.3, min_sample=5e-3)
     out = []
     for (fam, n, p, prod, batch), part in slow.groupby(["family", "n", "conn_prob", "product", "batch"], sort=False):
         grid = dataclasses.replace(std, n=(int(n),), conn_prob=(float(p),), active=tuple(sorted(part.active)),
@@ -296,9 +296,9 @@ def main(argv=None) -> int:
     for label, grid, fams, bes, prods in todo:
         print(f"{label}: n={grid.n} conn_prob={grid.conn_prob} active={grid.active} {fams} {bes} {prods}",
               flush=True)
-        variants = {"brainevent": {"events": "binary", "corder": True}} if "corder=True" in label else None
+        modes = {"brainevent": {"events": "binary", "corder": True}} if "corder=True" in label else None
         for rec in bench.run(grid, families=fams, backends=bes, products=prods, progress=False, machine_gb_s=bw,
-                             variants=variants):
+                             modes=modes):
             rec["job"] = label
             records.append(rec)
     frame = bench.tidy(records, meta)

@@ -26,7 +26,8 @@ class Case:
     active: float             # requested active fraction of the events
     batch: int = 3            # samples, for the batched products
     event_seed: int = 0
-    variant: tuple = field(default=())  # sorted (option, value) pairs
+    #: the structure options, as sorted ``(option, value)`` pairs
+    options: tuple = field(default=())
 
     @property
     def fam(self) -> Family:
@@ -38,11 +39,11 @@ class Case:
         :class:`~evbench.peers.Request`)."""
         from ..peers import Request
 
-        return Request(self.conn_prob, self.seed, self.variant)
+        return Request(self.conn_prob, self.seed, self.options)
 
     def build(self):
         return self.fam.build(*self.shape, conn_prob=self.conn_prob, seed=self.seed, dtype=self.dtype,
-                              **dict(self.variant))
+                              **dict(self.options))
 
     def events(self, product: Product) -> np.ndarray:
         n = product.n_inputs(self.shape)
@@ -52,7 +53,7 @@ class Case:
 
     def snippet(self, product: Product) -> str:
         """Python that rebuilds this case and runs the product."""
-        opts = "".join(f", {k}={v!r}" for k, v in self.variant)
+        opts = "".join(f", {k}={v!r}" for k, v in self.options)
         batch = self.batch if product.batched else 1
         return (
             "import numpy as np, evbench\n"
@@ -66,13 +67,13 @@ class Case:
         )
 
     def describe(self) -> str:
-        opts = ",".join(f"{k}={v}" for k, v in self.variant)
+        opts = ",".join(f"{k}={v}" for k, v in self.options)
         return (f"{self.family}[{opts}] {self.shape[0]}x{self.shape[1]} p={self.conn_prob:g} seed={self.seed} "
                 f"{self.dtype} events={self.event_dtype}/{self.values} active={self.active:g}")
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class CaseComparison:
     error: float          # at the output where error / tolerance is largest
     tolerance: float
     ratio: float
@@ -91,7 +92,7 @@ class Built:
         self.weight_error = fam.weight_error(self.conn)
 
 
-def check(case: Case, product: Product, prepared: Built | None = None, *, run=None) -> CheckResult:
+def compare_case(case: Case, product: Product, prepared: Built | None = None, *, run=None) -> CaseComparison:
     """Native product vs the float64 reference, within the error bound of the sums."""
     prep = Built(case) if prepared is None else prepared
     events = case.events(product)
@@ -100,4 +101,4 @@ def check(case: Case, product: Product, prepared: Built | None = None, *, run=No
     bound = error_bound(product, prep.abs_weights, prep.counts, events, case.dtype,
                         weight_error=prep.weight_error)
     err, tol, ratio, ok = compare(out, expected, bound)
-    return CheckResult(err, tol, ratio, ok, float(np.count_nonzero(events)) / max(events.size, 1))
+    return CaseComparison(err, tol, ratio, ok, float(np.count_nonzero(events)) / max(events.size, 1))

@@ -1,18 +1,9 @@
-"""The checks of one backend variant on one family × product, each giving an :class:`Outcome`.
+"""The conformance checks of one backend mode on one family × product, each giving a
+:class:`CheckOutcome`, and their registry :data:`CHECKS` (the one list of check names: the
+validation tables' columns, the report and the CLI read it).
 
-``equivalence``  the product against the float64 reference, within the error bound of each
-                 output's sum (evbench.tolerance), over every case of the profile
-``semantics``    what a floating event (negative, fractional, > 1, zero) contributes, found by
-                 comparing with the reference under each candidate meaning
-``transpose``    ``events @ M.T == M @ events`` (and ``M.T @ events == events @ M``) within
-                 twice the bound, and the backend's own ``M.T`` materialising to ``M``'s transpose
-``batch``        a batched product equals the unbatched one sample by sample, and so does
-                 ``jax.vmap`` of the unbatched one
-``jit``          ``jax.jit`` of the product equals the product run op by op
-``grad``         gradients w.r.t. the backend's weight parameters and floating events equal
-                 the dense gradient (float64, linear loss, bound of each gradient's sum)
-``determinism``  preparing and running twice from the same seed gives the same bits
-``statistics``   the connectivity a backend draws itself follows the law it documents
+Each check is declared once, at the end of this module, with a one-line description (``evbench
+catalogue --checks`` prints them); the functions above it do the work.
 
 Status: ``pass``; ``FAIL`` (outside the bound, with the error, the tolerance and the smallest
 failing case); ``differs`` (semantics only: the backend does what it documents, which is not
@@ -22,18 +13,19 @@ backend's package does not import).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from ..peers import Implementation, Unsupported
 from ..catalogue import Product, get_product
 from ..events import make_events
+from ..registry import Registry
 from ..tolerance import compare, error_bound
-
-CHECKS = ("equivalence", "semantics", "transpose", "batch", "jit", "grad", "determinism", "statistics")
 
 #: what a floating event can be found to contribute, in the order tried
 MEANINGS = (
@@ -53,7 +45,7 @@ GRAD_PARTNER = {"vecmat": "matvec", "matvec": "vecmat"}
 
 
 @dataclass
-class Outcome:
+class CheckOutcome:
     status: str
     cases: int = 0
     failed: int = 0
@@ -139,7 +131,7 @@ def probe_events(product: Product, shape, dtype, seed=0, batch=3, active=0.5, va
     return product.events_from_samples(samples)
 
 
-def check_semantics(impl, product, ref, shape, dtype) -> Outcome:
+def check_semantics(impl, product, ref, shape, dtype) -> CheckOutcome:
     """Which meaning of a floating event reproduces the backend's output."""
     events = probe_events(product, shape, dtype)
     out = np.asarray(impl.run(events))
@@ -152,15 +144,15 @@ def check_semantics(impl, product, ref, shape, dtype) -> Outcome:
         if ok:
             declared = _MEANING[impl.semantics][0]
             if key == "value":
-                return Outcome("pass", 1, 0, err, tol, ratio, detail=text)
+                return CheckOutcome("pass", 1, 0, err, tol, ratio, detail=text)
             if key == impl.semantics:
-                return Outcome("differs", 1, 0, *worst, detail=f"{text} (documented; evbench multiplies by value)")
-            return Outcome("FAIL", 1, 1, *worst, detail=f"{text}, but documents: {declared}")
-    return Outcome("FAIL", 1, 1, *worst,
+                return CheckOutcome("differs", 1, 0, *worst, detail=f"{text} (documented; evbench multiplies by value)")
+            return CheckOutcome("FAIL", 1, 1, *worst, detail=f"{text}, but documents: {declared}")
+    return CheckOutcome("FAIL", 1, 1, *worst,
                    detail="matches none of: " + "; ".join(text for _, text, _ in MEANINGS))
 
 
-def check_transpose(impl_t, impl_partner, product, partner, ref, shape, dtype) -> Outcome:
+def check_transpose(impl_t, impl_partner, product, partner, ref, shape, dtype) -> CheckOutcome:
     """``events @ M.T`` against ``M @ events`` (or ``M.T @ events`` against ``events @ M``)
     of the same backend, and the orientation of its own materialised ``M.T``."""
     worst = (0.0, 0.0, 0.0)
@@ -186,10 +178,10 @@ def check_transpose(impl_t, impl_partner, product, partner, ref, shape, dtype) -
             notes.append("its own M.T does not materialise to the transpose of M")
         else:
             notes.append("own M.T materialises to M's transpose, bitwise")
-    return Outcome("pass" if ok_all else "FAIL", n, 0 if ok_all else 1, *worst, detail="; ".join(notes))
+    return CheckOutcome("pass" if ok_all else "FAIL", n, 0 if ok_all else 1, *worst, detail="; ".join(notes))
 
 
-def check_batch(impl_b, impl_1, product, single, ref, shape, dtype) -> Outcome:
+def check_batch(impl_b, impl_1, product, single, ref, shape, dtype) -> CheckOutcome:
     """Batched product vs the unbatched one per sample, and vs ``vmap`` of the unbatched one."""
     import jax
 
@@ -210,14 +202,14 @@ def check_batch(impl_b, impl_1, product, single, ref, shape, dtype) -> Outcome:
         ok = ok and ok2
     else:
         notes.append("vmap: not a JAX function")
-    return Outcome("pass" if ok else "FAIL", 1, 0 if ok else 1, err, tol, ratio, detail="; ".join(notes))
+    return CheckOutcome("pass" if ok else "FAIL", 1, 0 if ok else 1, err, tol, ratio, detail="; ".join(notes))
 
 
-def check_jit(impl, product, ref, shape, dtype) -> Outcome:
+def check_jit(impl, product, ref, shape, dtype) -> CheckOutcome:
     import jax
 
     if impl.jax_fn is None:
-        return Outcome("unsupported", detail="not a JAX function")
+        return CheckOutcome("unsupported", detail="not a JAX function")
     events = probe_events(product, shape, dtype, active=0.1)  # op by op is slow: a few active inputs
     # the compiled callable the benchmarks time (impl.run), where the backend compiles
     jitted = np.asarray(impl.run(events) if impl.timing == "compiled" else jax.jit(impl.jax_fn)(events))
@@ -225,7 +217,7 @@ def check_jit(impl, product, ref, shape, dtype) -> Outcome:
         eager = np.asarray(impl.jax_fn(events))
     bound = ref.bound(product, effective(events, impl.semantics), dtype)
     err, tol, ratio, ok = compare(jitted, eager, 2 * bound)
-    return Outcome("pass" if ok else "FAIL", 1, 0 if ok else 1, err, tol, ratio,
+    return CheckOutcome("pass" if ok else "FAIL", 1, 0 if ok else 1, err, tol, ratio,
                    detail="jit == op by op" if ok else "jit != op by op")
 
 
@@ -243,7 +235,7 @@ def _replace_float_leaves(tree, values):
     return treedef.unflatten([next(it) if np.dtype(x.dtype).kind == "f" else x for x in leaves])
 
 
-def check_grad(impl, product, ref, shape, dtype) -> Outcome:
+def check_grad(impl, product, ref, shape, dtype) -> CheckOutcome:
     """Gradients of ``L = sum(out * g)`` against the dense gradient.
 
     ``dL/dD`` is ``outer(e, g)`` (``outer(g, e)`` for ``M @ events``); w.r.t. the backend's
@@ -258,9 +250,9 @@ def check_grad(impl, product, ref, shape, dtype) -> Outcome:
 
     spec = impl.grad
     if spec is None:
-        return Outcome("unsupported", detail="no autodiff claimed")
+        return CheckOutcome("unsupported", detail="no autodiff claimed")
     if np.dtype(dtype) != np.float64:
-        return Outcome("unsupported", detail="checked in float64 only")
+        return CheckOutcome("unsupported", detail="checked in float64 only")
     events = probe_events(product, shape, dtype)
     g = make_events(product.n_outputs(shape), 1.0, seed=7, dtype="float64", values="signed")
     e_eff = effective(events, impl.semantics)
@@ -280,7 +272,7 @@ def check_grad(impl, product, ref, shape, dtype) -> Outcome:
     got_l, want_l, abs_l = _float_leaves(got_p), _float_leaves(want_p), _float_leaves(abs_p)
     params_l = _float_leaves(spec.params)
     if not len(got_l) == len(want_l) == len(params_l):
-        return Outcome("FAIL", 1, 1, detail=f"{len(got_l)} gradient arrays for {len(params_l)} parameters")
+        return CheckOutcome("FAIL", 1, 1, detail=f"{len(got_l)} gradient arrays for {len(params_l)} parameters")
     worst = (0.0, 0.0, 0.0)
     ok_all = True
     notes = []
@@ -311,10 +303,10 @@ def check_grad(impl, product, ref, shape, dtype) -> Outcome:
         notes.append(f"events {'==' if ok else '!='} dense gradient")
     else:
         notes.append(f"events: not checked ({_MEANING[impl.semantics][0]}: no gradient is defined)")
-    return Outcome("pass" if ok_all else "FAIL", 1, 0 if ok_all else 1, *worst, detail="; ".join(notes))
+    return CheckOutcome("pass" if ok_all else "FAIL", 1, 0 if ok_all else 1, *worst, detail="; ".join(notes))
 
 
-def check_determinism(impl, again: Implementation, other_seed: Implementation | None, product, shape, dtype) -> Outcome:
+def check_determinism(impl, again: Implementation, other_seed: Implementation | None, product, shape, dtype) -> CheckOutcome:
     """Two runs, and a second preparation from the same seed, give the same bits; a backend
     that draws its own matrix draws another one for another seed."""
     events = probe_events(product, shape, dtype)
@@ -335,16 +327,105 @@ def check_determinism(impl, again: Implementation, other_seed: Implementation | 
                 notes.append("another seed draws the same matrix")
             else:
                 notes.append("another seed draws another matrix")
-    return Outcome("pass" if ok else "FAIL", 1, 0 if ok else 1, detail="; ".join(notes))
+    return CheckOutcome("pass" if ok else "FAIL", 1, 0 if ok else 1, detail="; ".join(notes))
 
 
-def timed(fn, *args, **kwargs) -> Outcome:
+def timed(fn, *args, **kwargs) -> CheckOutcome:
     """Run one check; an exception from the backend becomes ``unsupported`` or ``error``."""
     t0 = time.perf_counter()
     try:
         out = fn(*args, **kwargs)
     except Exception as exc:  # a crash inside a peer is a result, not the end of the run
         status, why = classify(exc)
-        out = Outcome(status, detail=why)
+        out = CheckOutcome(status, detail=why)
     out.seconds = time.perf_counter() - t0
     return out
+
+
+# -- the registry ------------------------------------------------------------------------------
+
+
+@dataclass
+class Probe:
+    """What a single-structure check sees: one backend mode's prepared product on the probe
+    structure of a family, with its reference.
+
+    ``partner`` is the prepared product the check compares against (the untransposed or the
+    unbatched product, for checks that declare one), ``again(case)`` prepares the same product
+    anew from ``case`` (for determinism), ``case`` is the probe case (a
+    :class:`~evbench.harness.cases.Case`)."""
+
+    impl: Implementation
+    product: Product
+    ref: Reference
+    case: object
+    partner: Implementation | None = None
+    partner_product: Product | None = None
+    again: Callable | None = None
+
+    @property
+    def shape(self):
+        return self.case.shape
+
+    @property
+    def dtype(self):
+        return self.case.dtype
+
+
+@dataclass(frozen=True)
+class Check:
+    """One conformance check: a column of the validation table.
+
+    ``kind`` says how the engine (:mod:`evbench.harness.conformance`) runs it: ``"cases"``
+    over every case of the profile (equivalence), ``"probe"`` once per product on the probe
+    structure, calling ``run(probe) -> CheckOutcome`` (see :class:`Probe`), ``"drawn"`` on the
+    matrices a backend draws itself (statistics). ``applies(product)`` says which products a
+    probe check runs on (the others show ``-``); ``partner(product)`` names the product key it
+    compares against, when it needs one."""
+
+    name: str
+    description: str
+    kind: str = "probe"
+    run: Callable | None = field(default=None, repr=False)
+    applies: Callable = field(default=lambda product: True, repr=False)
+    partner: Callable | None = field(default=None, repr=False)
+
+
+#: every conformance check, in the order of the table columns
+CHECKS: Registry[Check] = Registry("check")
+
+
+def _partner_of(table: dict) -> Callable:
+    return lambda product: table.get(product.key)
+
+
+def _determinism(probe: Probe) -> CheckOutcome:
+    case = probe.case
+    second = probe.again(case)
+    other_seed = None
+    if probe.impl.reference is not None:  # a backend drawing its own matrix draws another for another seed
+        other_seed = probe.again(dataclasses.replace(case, seed=case.seed + 1), optional=True)
+    return check_determinism(probe.impl, second, other_seed, probe.product, probe.shape, probe.dtype)
+
+
+for _check in (
+    Check("equivalence", "the product against the float64 reference, within the error bound of each output's "
+          "sum, over every case of the profile", kind="cases"),
+    Check("semantics", "what a floating event (negative, fractional, > 1, zero) contributes",
+          run=lambda p: check_semantics(p.impl, p.product, p.ref, p.shape, p.dtype)),
+    Check("transpose", "events @ M.T == M @ events (and M.T @ events == events @ M), and the backend's own M.T "
+          "materialising to M's transpose", applies=lambda product: product.key in TRANSPOSE_PARTNER,
+          partner=_partner_of(TRANSPOSE_PARTNER),
+          run=lambda p: check_transpose(p.impl, p.partner, p.product, p.partner_product, p.ref, p.shape, p.dtype)),
+    Check("batch", "a batched product equals the unbatched one sample by sample, and so does jax.vmap of it",
+          applies=lambda product: product.key in UNBATCHED, partner=_partner_of(UNBATCHED),
+          run=lambda p: check_batch(p.impl, p.partner, p.product, p.partner_product, p.ref, p.shape, p.dtype)),
+    Check("jit", "jax.jit of the product equals the product run op by op",
+          run=lambda p: check_jit(p.impl, p.product, p.ref, p.shape, p.dtype)),
+    Check("grad", "gradients w.r.t. the backend's weight parameters and floating events equal the dense "
+          "gradient", applies=lambda product: product.key in GRAD_PARTNER,
+          run=lambda p: check_grad(p.impl, p.product, p.ref, p.shape, p.dtype)),
+    Check("determinism", "preparing and running twice from the same seed gives the same bits", run=_determinism),
+    Check("statistics", "the connectivity a backend draws itself follows the law it documents", kind="drawn"),
+):
+    CHECKS.register(_check)

@@ -310,67 +310,98 @@ class Transaction:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """Columns a table takes from a registry, read when the table is used: the validation
+    tables have one column per conformance check (:data:`evbench.harness.checks.CHECKS`)."""
+
+    names: object  # () -> tuple of column names
+
+    def __call__(self) -> tuple:
+        return tuple(self.names())
+
+
+def _check_names() -> tuple:
+    from .checks import CHECKS
+
+    return CHECKS.names()
+
+
+#: one column per conformance check, in the registry's order
+CHECK_COLUMNS = Derived(_check_names)
+
+
+@dataclass(frozen=True)
 class Table:
     """One results table: its name (the file prefix), the columns that identify a row (where
-    two files hold the same key, the newer counts), its columns in order, those a reader
-    cannot do without, and the command that makes it."""
+    two files hold the same key, the newer counts), its columns in order (``layout``; a
+    :class:`Derived` entry stands for the columns a registry gives), those a reader cannot do
+    without, and the command that makes it. ``renamed`` maps the column names of files written
+    by earlier versions to today's (applied by :func:`read_table`)."""
 
     name: str
     keys: tuple
-    columns: tuple
+    layout: tuple
     made_by: str
     title: str = ""
     required: tuple = ()
     #: one row per repeat of a case (bench): the key identifies a case, not a row
     repeated: bool = False
+    renamed: tuple = ()
+
+    @property
+    def columns(self) -> tuple:
+        return tuple(n for c in self.layout for n in (c() if isinstance(c, Derived) else (c,)))
 
     def matches(self, filename: str) -> bool:
         return filename.startswith(self.name + "-")
 
 
-_CHECK_COLUMNS = ("equivalence", "semantics", "transpose", "batch", "jit", "grad", "determinism", "statistics")
+#: the backend's mode column was called ``option`` before the vocabulary was settled
+_MODE = (("option", "mode"),)
+
 
 #: every results table evbench writes (spike-time tables are ``spiketimes-<name>``)
 TABLES: Registry[Table] = Registry("results table")
 for _t in (
-    Table("validate", ("machine", "device", "family", "product", "backend", "option"),
-          ("family", "product", "backend", "option", "device", "event_driven", "cases", "failed", "max_error",
-           "tolerance", "worst_ratio", "status", *_CHECK_COLUMNS, "failing_case", "reproduce", "seconds", "detail",
+    Table("validate", ("machine", "device", "family", "product", "backend", "mode"),
+          ("family", "product", "backend", "mode", "device", "event_driven", "cases", "failed", "max_error",
+           "tolerance", "worst_ratio", "status", CHECK_COLUMNS, "failing_case", "reproduce", "seconds", "detail",
            "note"),
-          "evbench validate", "one row per family × product × backend variant",
-          required=("family", "product", "backend", "status")),
-    Table("checks", ("machine", "device", "family", "product", "backend", "option", "check"),
-          ("family", "product", "backend", "option", "device", "check", "status", "cases", "failed", "max_error",
+          "evbench validate", "one row per family × product × backend mode",
+          required=("family", "product", "backend", "status"), renamed=_MODE),
+    Table("checks", ("machine", "device", "family", "product", "backend", "mode", "check"),
+          ("family", "product", "backend", "mode", "device", "check", "status", "cases", "failed", "max_error",
            "tolerance", "worst_ratio", "detail", "failing_case", "reproduce", "seconds", "event_driven", "note"),
-          "evbench validate", "one row per check", required=("family", "backend", "check", "status")),
+          "evbench validate", "one row per check", required=("family", "backend", "check", "status"), renamed=_MODE),
     Table("bench", ("machine", "family", "backend", "product", "device", "n", "active", "conn_num", "batch", "dtype",
                     "workload"),
-          ("family", "backend", "option", "timing", "product", "expr", "event_driven", "device", "device_name", "n",
+          ("family", "backend", "mode", "timing", "product", "expr", "event_driven", "device", "device_name", "n",
            "active", "active_fraction", "touched_fraction", "conn_num", "conn_prob", "batch", "dtype", "workload",
            "status", "reason", "repeat", "time_s", "number", "median_s", "iqr_s", "repeats", "first_call_s",
            "compile_s", "compile_cached", "build_s", "prepare_s", "synaptic_events", "bytes_touched", "events_per_s",
            "effective_gb_s", "machine_read_gb_s", "bandwidth_fraction", "structure_bytes", "backend_bytes",
            "device_bytes_in_use", "device_peak_bytes", "backend_version", "jax", "jaxlib"),
           "evbench bench", "one row per case and repeat", required=("family", "backend", "product", "status"),
-          repeated=True),
+          repeated=True, renamed=_MODE),
     Table("spiketimes-exact", ("machine", "model", "n", "k", "delay", "t_ref"),
           ("model", "n", "k", "delay", "t_ref", "n_spikes", "identical_indices", "max_rel_time_error",
            "first_mismatch", "status", "j0", "seconds_reference", "seconds_sparseprop"),
           "evbench spiketimes", "SparseProp against the naive exact reference", required=("model", "status")),
     Table("spiketimes-convergence", ("machine", "model", "backend", "interpolation", "dt_ms"),
-          ("model", "backend", "option", "interpolate", "interpolation", "dt_ms", "n_spikes_ref", "n_spikes_stepped",
+          ("model", "backend", "mode", "interpolate", "interpolation", "dt_ms", "n_spikes_ref", "n_spikes_stepped",
            "n_matched", "mean_abs_error_ms", "max_abs_error_ms", "first_divergence_ms", "t_end_ms", "seconds",
            "status", "reason", "window_ms", "n_window", "mean_abs_error_window_ms"),
-          "evbench spiketimes", "time-stepped against exact, per dt", required=("model", "dt_ms")),
+          "evbench spiketimes", "time-stepped against exact, per dt", required=("model", "dt_ms"), renamed=_MODE),
     Table("spiketimes-order", ("machine", "model", "backend", "interpolation"),
           ("model", "backend", "interpolate", "interpolation", "order", "order_stderr", "n_points", "window_ms",
            "n_spikes_window"),
           "evbench spiketimes", "convergence order in dt", required=("model", "order")),
     Table("spiketimes-operators", ("machine", "model", "backend", "dtype"),
-          ("model", "backend", "option", "dtype", "n_steps", "identical", "first_divergent_step",
+          ("model", "backend", "mode", "dtype", "n_steps", "identical", "first_divergent_step",
            "first_divergent_neuron", "first_divergent_ms", "first_input_difference_step", "max_input_difference_ulps",
            "cause", "status", "reason"),
-          "evbench spiketimes", "each backend's operator in a stepped network", required=("model", "backend")),
+          "evbench spiketimes", "each backend's operator in a stepped network", required=("model", "backend"),
+          renamed=_MODE),
     Table("spiketimes-statistics", ("machine", "model", "impl", "statistic"),
           ("model", "impl", "statistic", "value", "ci_low", "ci_high", "n_units", "ci_method", "dt_ms", "t_ms",
            "divergence_ms", "consistent"),
@@ -380,10 +411,10 @@ for _t in (
            "spikes_per_cpu_s", "synaptic_updates"),
           "evbench spiketimes", "cost per spike against N", required=("impl", "n", "n_spikes", "seconds")),
     Table("spiketimes-ei", ("machine", "model", "family", "backend", "scale"),
-          ("model", "backend", "family", "scale", "n_neurons", "sim_ms", "option", "status", "reason", "compile_s",
+          ("model", "backend", "family", "scale", "n_neurons", "sim_ms", "mode", "status", "reason", "compile_s",
            "wall_s", "wall_per_sim_s", "rate_exc_hz", "rate_inh_hz", "in_regime", "expected_rate_hz", "build_s"),
           "evbench spiketimes", "E/I networks: wall time per simulated second",
-          required=("model", "backend", "wall_per_sim_s")),
+          required=("model", "backend", "wall_per_sim_s"), renamed=_MODE),
     Table("spiketimes-nest", ("machine", "network", "n", "simulator", "rule"),
           ("network", "n", "n_synapses", "delay_ms", "t_ref_ms", "resolution_ms", "t_end_ms", "simulator", "rule",
            "n_spikes", "n_spikes_nest", "identical", "max_abs_dt_ms", "first_divergence", "first_divergence_ms",
@@ -392,10 +423,11 @@ for _t in (
           "evbench spiketimes --against nest", "evbench's exact simulators against NEST's iaf_psc_delta_ps",
           required=("network", "simulator", "rule", "status")),
     # the sharded products (evbench sharded): validation, scaling, collectives, the E/I network, the model
-    Table("sharded-validate", ("machine", "family", "option", "product", "n_devices", "axis",
+    Table("sharded-validate", ("machine", "family", "options", "product", "n_devices", "axis",
                                            "reduction", "dtype", "check"),
-                      ("family", "option", "product", "product_key", "n_devices", "axis", "communication", "reduction", "dtype", "check", "status", "cases", "failed", "max_error", "tolerance", "worst_ratio", "bitwise_unsharded", "detail", "failing_case", "seconds", "build_s"), "evbench sharded validate", "one row per sharded product × check",
-                      required=("family", "product", "n_devices", "check", "status")),
+                      ("family", "options", "product", "product_key", "n_devices", "axis", "communication", "reduction", "dtype", "check", "status", "cases", "failed", "max_error", "tolerance", "worst_ratio", "bitwise_unsharded", "detail", "failing_case", "seconds", "build_s"), "evbench sharded validate", "one row per sharded product × check",
+                      required=("family", "product", "n_devices", "check", "status"),
+                      renamed=(("option", "options"),)),
     Table("sharded-bench", ("machine", "family", "product", "scaling", "n_devices", "n"), ("family", "product", "expr", "scaling", "n_devices", "n", "n_per_device", "conn_num", "conn_prob", "active", "active_fraction", "batch", "dtype", "axis", "communication", "event_driven", "status", "reason", "total_median_s", "total_iqr_s", "local_median_s", "local_iqr_s", "comm_median_s", "comm_iqr_s", "unsharded_median_s", "unsharded_iqr_s", "total_number", "local_number", "comm_number", "unsharded_number", "warmup_s", "comm_bytes_per_device", "synapses_per_device", "structure_bytes", "sharded_bytes", "devices", "cpus"),
                    "evbench sharded bench", "strong and weak scaling, time split into local and communication",
                    required=("family", "product", "n_devices", "status")),
@@ -506,6 +538,8 @@ def read_table(path, table: Table | None = None):
     if entry is not None and "rows" in entry and int(entry["rows"]) != len(frame):
         raise DamagedTable(f"{path}: {len(frame)} rows, but {found[0].name} records {entry['rows']}")
     if table is not None:
+        frame = frame.rename(columns={old: new for old, new in table.renamed
+                                      if old in frame.columns and new not in frame.columns})
         missing = [c for c in table.required if c not in frame.columns]
         if missing:
             raise DamagedTable(f"{path}: lacks the column{'s' if len(missing) > 1 else ''} "

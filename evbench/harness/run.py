@@ -34,7 +34,7 @@ STAGES = ("validate", "bench", "spiketimes", "report")
 
 
 @dataclass
-class Options:
+class RunOptions:
     """``evbench run``: families and backends (none, or "all": every one), device kinds (none:
     every kind JAX sees), the benchmark grid, the validation and spike-time profile, stages to
     leave out, validation processes, the results root."""
@@ -65,7 +65,7 @@ class Stage:
 
 
 @dataclass
-class Outcome:
+class RunOutcome:
     code: int
     folder: Path
     stages: dict
@@ -74,29 +74,29 @@ class Outcome:
 
 
 @usage
-def check(options: Options) -> None:
+def resolve_options(options: RunOptions) -> None:
     """Every name and number of ``options``, before anything runs; ``ValueError`` naming the bad one."""
-    from .bench import Options as BenchOptions
-    from .bench import runner
-    from .spiketimes import PROFILES as SPIKE_PROFILES
-    from .validate import Options as ValidateOptions
-    from .validate import check as check_validate
+    from .bench import BenchOptions
+    from .bench import resolve_options as resolve_bench
+    from .spiketimes import SPIKETIME_PROFILES
+    from .validate import ValidateOptions
+    from .validate import resolve_options as resolve_validate
 
     unknown = [s for s in options.skip if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown stage{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
                          f"valid: {', '.join(STAGES)}")
-    check_validate(ValidateOptions(options.families, options.backends, profile=options.profile, jobs=options.jobs))
-    runner.check(BenchOptions(options.grid, options.families, options.backends, devices=options.devices))
-    SPIKE_PROFILES.get(options.profile)
+    resolve_validate(ValidateOptions(options.families, options.backends, profile=options.profile, jobs=options.jobs))
+    resolve_bench(BenchOptions(options.grid, options.families, options.backends, devices=options.devices))
+    SPIKETIME_PROFILES.get(options.profile)
 
 
-def run_command(options: Options) -> Outcome:
+def run_command(options: RunOptions) -> RunOutcome:
     """Every stage into one new run folder, a summary, and ``latest`` moved when the run is whole."""
     from . import bench, report, spiketimes, validate
     from .bench import present_devices
 
-    check(options)
+    resolve_options(options)
     root = Path(options.out)
     folder = run_folder(root)
     into = Output(root, folder)
@@ -132,20 +132,20 @@ def run_command(options: Options) -> Outcome:
     if "validate" in todo:
         banner("validate", f"every operator against its reference, profile {options.profile}, backends "
                            f"{', '.join(backends or ['all'])}")
-        stage("validate", lambda: validate.run_command(validate.Options(
+        stage("validate", lambda: validate.run_command(validate.ValidateOptions(
             families, backends, profile=options.profile, jobs=options.jobs, output=into, progress=options.progress)))
     if "bench" in todo:
         devices = list(options.devices) or present_devices()
         banner("bench", f"grid {options.grid} on {', '.join(devices)}")
-        stage("bench", lambda: bench.run_command(bench.Options(
+        stage("bench", lambda: bench.run_command(bench.BenchOptions(
             options.grid, families, backends, devices=devices, output=into, progress=options.progress)))
     if "spiketimes" in todo:
         banner("spiketimes", f"exact and time-stepped spike times, profile {options.profile}")
-        stage("spiketimes", lambda: spiketimes.run_command(spiketimes.Options(
+        stage("spiketimes", lambda: spiketimes.run_command(spiketimes.SpiketimesOptions(
             options.profile, output=into, progress=options.progress)))
     if "report" in todo:
         banner("report", "HTML page and Markdown summary")
-        stage("report", lambda: report.run_command(report.Options(
+        stage("report", lambda: report.run_command(report.ReportOptions(
             [str(folder)], str(folder), title=f"evbench run {folder.name} on {machine_label()}")))
     ran = [stages[s] for s in todo]
     latest = None
@@ -157,7 +157,7 @@ def run_command(options: Options) -> Outcome:
     _print_summary(stages, folder, root, latest, total)
     failed = [s for s in stages.values() if s.status in ("FAILED", "error")]
     code = 1 if failed or not ran else 0
-    return Outcome(code, folder, stages, latest, total)
+    return RunOutcome(code, folder, stages, latest, total)
 
 
 def _print_summary(stages: dict, folder: Path, root: Path, latest: Path | None, total: float) -> None:
@@ -177,5 +177,5 @@ def _print_summary(stages: dict, folder: Path, root: Path, latest: Path | None, 
         print(f"Report: {folder / 'report.html'} (open it in a browser), {folder / 'report.md'}")
 
 
-__all__ = ["STAGES", "Options", "Outcome", "Stage", "OutputError", "check", "point_latest", "run_command",
+__all__ = ["STAGES", "RunOptions", "RunOutcome", "Stage", "OutputError", "resolve_options", "point_latest", "run_command",
            "run_folder"]

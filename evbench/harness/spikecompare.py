@@ -126,7 +126,7 @@ def convergence_rows(pr, tick):
             for interp in st.INTERPOLATIONS:
                 group = []
                 for dt in pr.conv_dts:
-                    row = dict(model=model, backend=backend, option="", interpolate=interp != "none",
+                    row = dict(model=model, backend=backend, mode="", interpolate=interp != "none",
                                interpolation=interp, dt_ms=dt, n_spikes_ref=len(exact), n_spikes_stepped=0,
                                n_matched=0, mean_abs_error_ms=math.nan, max_abs_error_ms=math.nan,
                                first_divergence_ms=math.nan, t_end_ms=pr.conv_t_ms, seconds=math.nan, status="ok",
@@ -137,7 +137,7 @@ def convergence_rows(pr, tick):
                                           interpolate=interp)
                         m = match_spikes(exact, run, pr.conv_t_ms, with_pairs=True)
                         row["pairs"] = m.pop("pairs")
-                        row.update(seconds=time.perf_counter() - t, option=run.option, n_spikes_stepped=len(run), **m)
+                        row.update(seconds=time.perf_counter() - t, mode=run.mode, n_spikes_stepped=len(run), **m)
                     except Unsupported as exc:
                         row.update(status="unsupported", reason=str(exc)[:200])
                     except Exception as exc:  # recorded, not hidden
@@ -233,7 +233,7 @@ def _max_ulps(a, b, upto, dtype) -> float:
 def operator_rows(pr, tick, backend_names=None):
     from ..spiking import sparseprop as sp
     from ..spiking import stepped as st
-    from ..peers import Unsupported, backends
+    from ..peers import Unsupported, BACKENDS
 
     rows = []
     dt = 0.1
@@ -244,17 +244,17 @@ def operator_rows(pr, tick, backend_names=None):
         for dtype in pr.ops_dtypes:
             ref_run = st.simulate(net, params, v0, dt=dt, t_end=pr.ops_t_ms, backend="dense", record=True,
                                   dtype=dtype)
-            for be in backends():
+            for be in BACKENDS.all():
                 if be.name == "dense" or (backend_names is not None and be.name not in backend_names):
                     continue
-                row = dict(model=model, backend=be.name, option="", dtype=dtype, n_steps=ref_run.n_steps,
+                row = dict(model=model, backend=be.name, mode="", dtype=dtype, n_steps=ref_run.n_steps,
                            identical=False, first_divergent_step=-1, first_divergent_neuron=-1,
                            first_divergent_ms=math.nan, first_input_difference_step=-1,
                            max_input_difference_ulps=math.nan, cause="", status="ok", reason="")
                 try:
                     run = st.simulate(net, params, v0, dt=dt, t_end=pr.ops_t_ms, backend=be.name, record=True,
                                       dtype=dtype)
-                    row.update(option=run.option, **divergence_cause(run, ref_run, params, dtype))
+                    row.update(mode=run.mode, **divergence_cause(run, ref_run, params, dtype))
                 except Unsupported as exc:
                     row.update(status="unsupported", reason=str(exc)[:200])
                 except Exception as exc:  # recorded, not hidden

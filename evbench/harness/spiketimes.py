@@ -22,7 +22,7 @@ neuron; QIF coupling ``j0 = 0.3``, LIF ``j0 = 1``), ``n_spikes`` spikes from ran
 network (LIF ``j0 = 1``, QIF ``j0 = 0.3``), per backend, interpolation and dt. Spikes are paired
 neuron by neuron in order; a pair further apart than ``tau_m / 10`` (1 ms), or a spike without a
 partner (other than within 1 ms of the end), is a divergence:
-  model, backend, option (the backend variant used), interpolate (bool: interpolation != "none"),
+  model, backend, mode (the backend mode used), interpolate (bool: interpolation != "none"),
   interpolation ("none", "linear", "exact"), dt_ms, n_spikes_ref (exact spikes in the run),
   n_spikes_stepped, n_matched (pairs before the first divergence), mean_abs_error_ms and
   max_abs_error_ms (over those pairs), first_divergence_ms (the earliest time of a divergence; NaN
@@ -43,7 +43,7 @@ inversion of an LIF network reaches it):
 
 ``operators`` — stepped with an event-driven operator against stepped with the dense operator
 (backend ``dense``), same network, dt = 0.1 ms, no interpolation (boolean events):
-  model, backend, option, dtype, n_steps, identical (bool: equal rasters), first_divergent_step
+  model, backend, mode, dtype, n_steps, identical (bool: equal rasters), first_divergent_step
   (-1 if none), first_divergent_neuron (-1 if none), first_divergent_ms (NaN if none),
   first_input_difference_step (first step whose synaptic input differs at all; -1 if none),
   max_input_difference_ulps (before the divergence, in ulps of the larger input), cause (why the
@@ -70,7 +70,7 @@ one core; ``sparseprop.time_run``: the fastest of ``repeat`` runs after a relaxa
   a shared machine wall time includes time the process waited), spikes_per_cpu_s, synaptic_updates.
 
 ``ei`` — the Vogels–Abbott COBA/CUBA networks (``evbench.spiking.ei``) per backend and scale:
-  model ("coba", "cuba"), backend, family (catalogue family of the connectivity), option, scale,
+  model ("coba", "cuba"), backend, family (catalogue family of the connectivity), mode, scale,
   n_neurons, sim_ms (timed simulated time, after as long a warm-up that also compiles),
   compile_s (first call minus a steady call), wall_s, wall_per_sim_s (wall seconds per simulated
   second), rate_exc_hz, rate_inh_hz, in_regime (both rates within ``expected_rate_hz``; see
@@ -86,7 +86,7 @@ simultaneous pulses: one row per network × simulator × rule; the columns are d
 fails otherwise); under evbench's default (``sequential``) ``identical`` or ``parts``, with the
 first divergence and its diagnosed cause.
 
-Profiles: ``quick`` (<= 4 minutes on a 2-core machine), ``thorough`` (the issue's sizes: 1e5
+Profiles: ``quick`` (<= 4 minutes on a 2-core machine), ``thorough`` (1e5
 spikes at N = 1e4 for ``exact``, N up to 1e6 for ``scaling``), ``tiny`` (seconds; for tests).
 """
 from __future__ import annotations
@@ -109,7 +109,7 @@ EI_MAX_CASE_S = 60.0
 
 
 @dataclass(frozen=True)
-class SpikeProfile:
+class SpiketimeProfile:
     name: str
     exact_n: int
     exact_k: int
@@ -138,30 +138,27 @@ class SpikeProfile:
     repeat: int = 3
 
 
-_PROFILES = {
-    "tiny": SpikeProfile("tiny", 200, 10, 500, 30, 5, 30.0, (0.1, 0.05), ("native",), 40, 20.0,
+SPIKETIME_PROFILES: Registry[SpiketimeProfile] = Registry("spike-time profile")
+for _p in (
+    SpiketimeProfile("tiny", 200, 10, 500, 30, 5, 30.0, (0.1, 0.05), ("native",), 40, 20.0,
                     ("float64",), 40, 400.0, 0.05, (1000,), 2000, (1000,), 200, (0.1,), ("fixed_prob",), 10.0, 0.1,
                     transient_ms=50.0, repeat=1),
-    "quick": SpikeProfile("quick", 2000, 100, 10_000, 100, 10, 200.0, (0.1, 0.05, 0.02, 0.01),
+    SpiketimeProfile("quick", 2000, 100, 10_000, 100, 10, 200.0, (0.1, 0.05, 0.02, 0.01),
                      ("native", "brainevent", "dense"), 200, 200.0, ("float64", "float32"), 500, 2000.0, 0.05,
                      (1000, 10_000, 100_000), 200_000, (1000, 10_000, 100_000), 3000, (0.5, 1.0),
                      ("fixed_prob",), 200.0, 0.5),
-    "thorough": SpikeProfile("thorough", 10_000, 100, 100_000, 400, 20, 100.0, (0.2, 0.1, 0.05, 0.02, 0.01, 0.005),
+    SpiketimeProfile("thorough", 10_000, 100, 100_000, 400, 20, 100.0, (0.2, 0.1, 0.05, 0.02, 0.01, 0.005),
                         ("native", "brainevent", "dense"), 400, 1000.0, ("float64", "float32"), 2000, 10_000.0,
                         0.05, (1000, 10_000, 100_000, 1_000_000), 1_000_000, (1000, 10_000, 100_000, 1_000_000),
                         5000, (0.5, 1.0, 2.0, 4.0), ("fixed_prob", "jitc_scalar_r"), 500.0, 0.5),
-}
-
-#: the spike-time profiles, by name
-PROFILES: Registry[SpikeProfile] = Registry("spike-time profile")
-for _p in _PROFILES.values():
-    PROFILES.register(_p)
+):
+    SPIKETIME_PROFILES.register(_p)
 
 
 # ----------------------------------------------------------------------------- scaling, E/I
 
 
-def scaling_rows(pr: SpikeProfile, tick):
+def scaling_rows(pr: SpiketimeProfile, tick):
     from ..spiking import sparseprop as sp
 
     rows = []
@@ -177,19 +174,19 @@ def scaling_rows(pr: SpikeProfile, tick):
     return rows
 
 
-def ei_rows(pr: SpikeProfile, tick):
+def ei_rows(pr: SpiketimeProfile, tick):
     """The ``ei`` table. A case predicted to take longer than ``EI_MAX_CASE_S`` (its backend's wall
     time per simulated second at the previous scale, times the squared scale ratio: the synapses
     grow as n²) is recorded as ``too_slow`` instead of run."""
     from ..spiking import ei
-    from ..peers import backends
+    from ..peers import BACKENDS
 
     rows = []
     for family in pr.ei_families:
         for model in ei.MODELS:
             last = {}
             for scale in pr.ei_scales:
-                for be in backends():
+                for be in BACKENDS.all():
                     n_exc, n_inh = ei.sizes(scale)
                     skip = dict(model=model, backend=be.name, family=family, scale=scale, n_neurons=n_exc + n_inh,
                                 sim_ms=pr.ei_sim_ms, in_regime=False)
@@ -215,16 +212,16 @@ def ei_rows(pr: SpikeProfile, tick):
 # ----------------------------------------------------------------------------- command
 
 
-def run_all(pr: SpikeProfile, *, progress: bool = True, tables=TABLE_NAMES) -> tuple[dict, dict]:
+def run_all(pr: SpiketimeProfile, *, progress: bool = True, tables=TABLE_NAMES) -> tuple[dict, dict]:
     """Every table of the profile: ``({name: DataFrame}, {name: seconds})``."""
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from ..peers import backends
+    from ..peers import BACKENDS
 
     from ..spiking import nest
 
-    n_backends = len(backends())
+    n_backends = len(BACKENDS.all())
     counts = dict(nest=nest.n_ticks(), exact=2 * (len(pr.exact_delays) + 1),
                   convergence=2 * len(pr.conv_backends) * 3 * len(pr.conv_dts), order=0,
                   operators=2 * len(pr.ops_dtypes) * (n_backends - 1), statistics=2,
@@ -253,16 +250,16 @@ def run_all(pr: SpikeProfile, *, progress: bool = True, tables=TABLE_NAMES) -> t
     return out, seconds
 
 
-def nest_rows(pr: SpikeProfile, tick):
+def nest_rows(pr: SpiketimeProfile, tick):
     """The ``nest`` table: evbench's exact simulators against NEST under both rules for
     simultaneous pulses (:func:`evbench.spiking.nest.nest_rows`), at this profile's sizes."""
     from ..spiking import nest
 
-    return nest.nest_rows(nest.PROFILES[pr.name], tick=tick)
+    return nest.nest_rows(nest.NEST_SIZES[pr.name], tick=tick)
 
 
 @dataclass
-class Options:
+class SpiketimesOptions:
     """``evbench spiketimes``: the profile, which of evbench's tables (none: every one, unless
     ``against`` names a simulator: then only its table), independent simulators to compare
     against (``"nest"``), where the results go."""
@@ -275,7 +272,7 @@ class Options:
 
 
 @dataclass
-class Outcome:
+class SpiketimesOutcome:
     code: int
     frames: dict
     written: Written
@@ -295,10 +292,10 @@ class Outcome:
 
 
 @usage
-def check(options: Options) -> tuple:
+def resolve_options(options: SpiketimesOptions) -> tuple:
     """The profile and the tables of ``options`` (``order`` brings ``convergence``, whose rows
     it fits); ``ValueError`` naming a bad name."""
-    pr = PROFILES.get(options.profile)
+    pr = SPIKETIME_PROFILES.get(options.profile)
     unknown = [t for t in options.tables if t not in TABLE_NAMES and t != "all"]
     if unknown:
         raise ValueError(f"unknown spike-time table{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
@@ -322,14 +319,14 @@ def check(options: Options) -> tuple:
     return pr, tables
 
 
-def run_command(options: Options) -> Outcome:
+def run_command(options: SpiketimesOptions) -> SpiketimesOutcome:
     """Make the tables, write ``spiketimes-<table>-<profile>-<stamp>`` each and the metadata,
     print a summary. Exit code 1 when SparseProp and the naive reference disagree."""
     import jax
 
     from .console import fixed_width
 
-    pr, tables = check(options)
+    pr, tables = resolve_options(options)
     folder = options.output.check()
     jax.config.update("jax_enable_x64", True)
     t0 = time.perf_counter()
@@ -350,7 +347,7 @@ def run_command(options: Options) -> Outcome:
     if "nest" in frames:  # under NEST's rule evbench must reproduce NEST spike for spike
         summed = frames["nest"][frames["nest"]["rule"] == "summed"]
         bad = bad or (summed.status != "pass").any()
-    return Outcome(1 if bad else 0, frames, written, total)
+    return SpiketimesOutcome(1 if bad else 0, frames, written, total)
 
 
 def _summary(frames, table) -> str:

@@ -1,7 +1,7 @@
 """``evbench validate``: every backend's operators against the references, the conformance table.
 
 :func:`~evbench.harness.conformance.conformance` runs the checks (one long row per check);
-:func:`summary` folds them into one row per family × product × backend variant (the table
+:func:`summary` folds them into one row per family × product × backend mode (the table
 printed and written as ``validate-*``); :func:`run_command` is the command.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..peers import select_backends
+from ..peers import BACKENDS
 from .checks import CHECKS
 from .conformance import conformance
 from .results import TABLES, Output, Transaction, Written, metadata, stamp, usage
@@ -37,15 +37,15 @@ def _cell(row) -> str:
 
 
 def summary(checks: pd.DataFrame) -> pd.DataFrame:
-    """One row per family × product × backend variant: the equivalence figures (``cases``,
+    """One row per family × product × backend mode: the equivalence figures (``cases``,
     ``failed``, ``max_error``, ``tolerance``, ``worst_ratio``, ``failing_case``,
     ``reproduce``), one column per check with a short result, and ``status``: ``missing``,
     ``error`` or ``FAIL`` if any check says so, ``unsupported`` if the product is, else
     ``pass`` (``differs`` is reported, not failed)."""
     out = []
-    keys = ["family", "product", "backend", "option"] + (["device"] if "device" in checks.columns else [])
+    keys = ["family", "product", "backend", "mode"] + (["device"] if "device" in checks.columns else [])
     for key, g in checks.groupby(keys, sort=False):
-        fam, product, backend, option = key[:4]
+        fam, product, backend, mode = key[:4]
         device = key[4] if len(key) > 4 else ""
         by = {r.check: r for r in g.itertuples()}
         eq = by.get("equivalence") or by.get("statistics")
@@ -60,10 +60,10 @@ def summary(checks: pd.DataFrame) -> pd.DataFrame:
             status = "unsupported"
         else:
             status = "pass"
-        row = dict(family=fam, product=product, backend=backend, option=option, device=device,
+        row = dict(family=fam, product=product, backend=backend, mode=mode, device=device,
                    event_driven=eq.event_driven, cases=eq.cases, failed=eq.failed, max_error=eq.max_error,
                    tolerance=eq.tolerance, worst_ratio=eq.worst_ratio, status=status)
-        for c in CHECKS:
+        for c in CHECKS.names():
             row[c] = _cell(by[c]) if c in by else "-"
         row.update(failing_case=eq.failing_case, reproduce=eq.reproduce, seconds=round(float(g.seconds.sum()), 3),
                    detail="; ".join(f"{r.check}: {r.detail}" for r in g.itertuples()
@@ -73,36 +73,35 @@ def summary(checks: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-_TABLE_COLUMNS = ("family", "product", "backend", "option", "equivalence", "semantics", "transpose", "batch", "jit",
-                  "grad", "determinism", "statistics", "status")
-
-
 def conformance_table(table) -> str:
-    """The summary table as text, one line per family × product × backend variant; an
-    unsupported product is one line with the reason, and so is a backend variant unsupported
+    """The summary table as text, one line per family × product × backend mode; an
+    unsupported product is one line with the reason, and so is a backend mode unsupported
     (or missing) for every product of a family."""
     from .console import fixed_width
+
+    key_columns, checks = ("family", "product", "backend", "mode"), CHECKS.names()
+    columns = (*key_columns, *checks, "status")
 
     def reason(row):
         return f"{row['status']}: " + row["detail"].split(": ", 1)[-1].split("; ")[0][:80]
 
     rows = []
-    for (fam, backend, option), g in table.groupby(["family", "backend", "option"], sort=False):
+    drawn = [c.name for c in CHECKS if c.kind == "drawn" and c.name in table.columns]
+    for (fam, backend, mode), g in table.groupby(["family", "backend", "mode"], sort=False):
         records = g.to_dict("records")
-        if all(r["status"] in ("missing", "unsupported") for r in records) and (g.statistics == "-").all():
-            rows.append(dict(zip(_TABLE_COLUMNS, [fam, "(every product)", backend, option] + [""] * 8
+        if all(r["status"] in ("missing", "unsupported") for r in records) and (g[drawn] == "-").all(axis=None):
+            rows.append(dict(zip(columns, [fam, "(every product)", backend, mode] + [""] * len(checks)
                                  + [reason(records[0])])))
             continue
         for r in records:
             if r["status"] == "unsupported":
-                r = {**{c: "" for c in _TABLE_COLUMNS[4:]}, **{c: r[c] for c in _TABLE_COLUMNS[:4]},
-                     "status": reason(r)}
-            rows.append({c: r[c] for c in _TABLE_COLUMNS})
-    return fixed_width(pd.DataFrame(rows, columns=list(_TABLE_COLUMNS)), _TABLE_COLUMNS)
+                r = {**{c: "" for c in columns}, **{c: r[c] for c in key_columns}, "status": reason(r)}
+            rows.append({c: r.get(c, "-") for c in columns})
+    return fixed_width(pd.DataFrame(rows, columns=list(columns)), columns)
 
 
 @dataclass
-class Options:
+class ValidateOptions:
     """``evbench validate``: which families and backends (none, or "all": every one), which
     more backends gate the exit status besides ``native``, the profile, worker processes,
     where the results go."""
@@ -117,7 +116,7 @@ class Options:
 
 
 @dataclass
-class Outcome:
+class ValidateOutcome:
     code: int
     table: pd.DataFrame
     checks: pd.DataFrame
@@ -134,30 +133,30 @@ class Outcome:
 
 
 @usage
-def check(options: Options) -> list[str]:
+def resolve_options(options: ValidateOptions) -> list[str]:
     """The gate's backends (``native`` and ``options.gate``); ``ValueError`` naming a bad name."""
-    from ..catalogue import select_families
-    from .profiles import PROFILES
+    from ..catalogue import FAMILIES
+    from .profiles import VALIDATION_PROFILES
 
-    select_families(options.families)
-    select_backends(options.backends)
-    PROFILES.get(options.profile)
+    FAMILIES.select(options.families)
+    BACKENDS.select(options.backends)
+    VALIDATION_PROFILES.get(options.profile)
     if options.jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {options.jobs}")
-    gate = ["native"] + [b.name for b in select_backends(options.gate) if b.name != "native"] if options.gate else ["native"]
+    gate = ["native"] + [b.name for b in BACKENDS.select(options.gate) if b.name != "native"] if options.gate else ["native"]
     return gate
 
 
-def run_command(options: Options) -> Outcome:
+def run_command(options: ValidateOptions) -> ValidateOutcome:
     """Validate, print the table and the failures, write ``validate-<profile>-<stamp>`` (one
-    row per family × product × backend variant), ``checks-<profile>-<stamp>`` (one row per
+    row per family × product × backend mode), ``checks-<profile>-<stamp>`` (one row per
     check) and their metadata. Exit code 1 when a gated backend fails or is missing."""
     import jax
 
-    gate = check(options)
+    gate = resolve_options(options)
     folder = options.output.check()
     jax.config.update("jax_enable_x64", True)  # float64 operators; float32 ones are unchanged
-    selected = select_backends(options.backends)
+    selected = BACKENDS.select(options.backends)
     names = [b.name for b in selected] + [g for g in gate if g not in {b.name for b in selected}]
     t0 = time.perf_counter()
     checks = conformance(options.families, profile=options.profile, backend_names=names,
@@ -167,7 +166,7 @@ def run_command(options: Options) -> Outcome:
     print(conformance_table(table))
     bad = checks[checks.status.isin(["FAIL", "error"])]
     for row in bad.itertuples():
-        where = f"{row.backend}[{row.option}]" if row.option else row.backend
+        where = f"{row.backend}[{row.mode}]" if row.mode else row.backend
         print(f"\n{row.status} {row.family} {row.product} {where} {row.check}: {row.detail}".rstrip(": "))
         if row.check in ("equivalence", "statistics") and row.status == "FAIL":
             print(f"  {row.failed}/{row.cases} failing; max error {row.max_error:.3g}, tolerance {row.tolerance:.3g}")
@@ -177,7 +176,7 @@ def run_command(options: Options) -> Outcome:
             print("  reproduce with:\n    " + row.reproduce.rstrip().replace("\n", "\n    "))
     st = stamp()
     written = Written()
-    versions = {b.name: b.available()[1] for b in select_backends(names)}
+    versions = {b.name: b.available()[1] for b in BACKENDS.select(names)}
     with Transaction() as tx:
         written.tables["validate"] = tx.table(TABLES.get("validate"), table, folder, options.profile, st)
         written.tables["checks"] = tx.table(TABLES.get("checks"), checks, folder, options.profile, st)
@@ -194,4 +193,4 @@ def run_command(options: Options) -> Outcome:
           f"Gate ({', '.join(gate)}): {'FAILED' if len(gated) else 'passed'}.\n"
           f"Written: {csv}, {js} (one row per family × product × backend), "
           f"{checks_csv}, {checks_js} (one row per check)")
-    return Outcome(1 if len(gated) else 0, table, checks, written, seconds, gate, bool(len(gated)))
+    return ValidateOutcome(1 if len(gated) else 0, table, checks, written, seconds, gate, bool(len(gated)))

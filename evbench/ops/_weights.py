@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_dtype, check_finite_array, dtype_of
+from .._arguments import ensure_dtype, ensure_finite_array, dtype_of
 
 #: the most synapses (and the largest index) a stored structure can hold: indices are int32
 INT32_MAX = int(np.iinfo(np.int32).max)
@@ -20,20 +20,20 @@ def as_weights(name: str, weights, *, shape: tuple[int, ...] | None, dtype=None)
     if isinstance(weights, (bool, np.bool_)):
         raise TypeError(f"{name} must be a real number or a floating array, got {weights!r}")
     if isinstance(weights, (int, float, np.integer, np.floating)) and not hasattr(weights, "shape"):
-        dt = check_dtype("dtype", "float32" if dtype is None else dtype)
-        check_finite_array(name, weights)
+        dt = ensure_dtype("dtype", "float32" if dtype is None else dtype)
+        ensure_finite_array(name, weights)
         return jnp.asarray(weights, dtype=dt)
     src = dtype_of(weights)
     if src.kind != "f":
         raise TypeError(f"{name} must be float32 or float64, got dtype {src.name}")
-    check_dtype(f"{name}.dtype", src)
+    ensure_dtype(f"{name}.dtype", src)
     if dtype is not None and np.dtype(dtype) != src:
         raise TypeError(f"{name} has dtype {src.name} but dtype={np.dtype(dtype).name} was asked for")
     arr = jnp.asarray(weights)
     if arr.ndim != 0 and shape is not None and tuple(arr.shape) != tuple(shape):
         raise ValueError(f"{name} must be a scalar or have shape {tuple(shape)}, got {tuple(arr.shape)}")
     if not isinstance(arr, jax.core.Tracer):
-        check_finite_array(name, np.asarray(arr))
+        ensure_finite_array(name, np.asarray(arr))
     return arr
 
 

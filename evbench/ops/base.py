@@ -49,7 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .._checks import dtype_of
+from .._arguments import dtype_of
 
 #: active rows processed per iteration of the event-driven loops
 CHUNK = 16

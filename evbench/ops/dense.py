@@ -5,7 +5,7 @@ import jax.numpy as jnp
 
 from .cpu import ffi as _ffi
 from .base import Connectivity, for_active_chunks
-from .._checks import check_shape
+from .._arguments import ensure_shape
 from ._weights import as_weights
 
 
@@ -24,7 +24,7 @@ class DenseMatrix(Connectivity):
         w = as_weights("weights", weights, shape=None)
         if w.ndim != 2:
             raise ValueError(f"weights must be a 2-D matrix, got shape {tuple(w.shape)}")
-        self._set(weights=w, shape=check_shape("weights.shape", tuple(w.shape)))
+        self._set(weights=w, shape=ensure_shape("weights.shape", tuple(w.shape)))
 
     @property
     def dtype(self):

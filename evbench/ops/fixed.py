@@ -9,7 +9,7 @@ from jax import lax
 from . import colindex
 from .cpu import ffi as _ffi
 from .base import Connectivity, Transposed, scatter_active_rows
-from .._checks import check_shape
+from .._arguments import ensure_shape
 from ._weights import as_index, as_weights
 
 
@@ -26,7 +26,7 @@ class FixedNumPerPre(Connectivity):
     _cpu_products = _gpu_products = ("vecmat", "matvec")
 
     def __init__(self, indices, weights, shape, *, dtype=None):
-        shape = check_shape("shape", shape)
+        shape = ensure_shape("shape", shape)
         idx = as_index("indices", indices, ndim=2, upper=shape[1])
         if idx.shape[0] != shape[0]:
             raise ValueError(f"indices must have {shape[0]} rows (shape[0]), got {idx.shape[0]}")
@@ -122,7 +122,7 @@ class FixedNumPerPost(Transposed):
     """
 
     def __init__(self, indices, weights, shape, *, dtype=None):
-        shape = check_shape("shape", shape)
+        shape = ensure_shape("shape", shape)
         self._set(base=FixedNumPerPre(indices, weights, shape[::-1], dtype=dtype))
 
     @property

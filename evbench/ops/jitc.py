@@ -32,7 +32,7 @@ from .jitc_scheme import (  # noqa: F401  (_mix, _thresholds: tests read the sch
     _ALWAYS, _BITS, _BLOCK_SLOTS, _DRAW_KEYS, _EPS64, _MAX_SIZE, _OVERFLOW, _SEED_KEY, _U1, _U2, _as_param, _as_seed,
     _draw, _is_tracer, _mix, _thresholds, default_capacity,
 )
-from .._checks import check_dtype, check_prob, check_shape
+from .._arguments import ensure_dtype, ensure_prob, ensure_shape
 
 #: float32 sums as float32 on every device (a GPU's default matmul precision is TF32)
 _HIGHEST = lax.Precision.HIGHEST
@@ -62,8 +62,8 @@ class _JITCRow(Connectivity):
 
     def _setup(self, shape, conn_prob, seed, params: dict, dtype, capacity):
         shape = _check_jitc_shape(shape)
-        p = check_prob("conn_prob", conn_prob)
-        dtype = check_dtype("dtype", dtype)
+        p = ensure_prob("conn_prob", conn_prob)
+        dtype = ensure_dtype("dtype", dtype)
         seed = _as_seed(seed)
         leaves = {name: _as_param(name, v, dtype) for name, v in params.items()}
         self._check_params({k: None if _is_tracer(v) else float(np.asarray(v)) for k, v in params.items()}, dtype)
@@ -343,7 +343,7 @@ class _JITCRow(Connectivity):
 
 
 def _check_jitc_shape(shape):
-    shape = check_shape("shape", shape)
+    shape = ensure_shape("shape", shape)
     for k, size in enumerate(shape):
         if size > _MAX_SIZE:
             raise ValueError(f"shape[{k}] must be <= 2**31 - 1, got {size}")

@@ -61,7 +61,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .._checks import check_finite_scalar, check_seed
+from .._arguments import ensure_finite_scalar, ensure_seed
 
 _M32 = 0xFFFFFFFF
 _SEED_KEY = 0x6A09E667
@@ -144,7 +144,7 @@ def _as_seed(seed):
         if _is_tracer(seed):
             return seed.astype(jnp.uint32)
         seed = int(seed)
-    return jnp.asarray(check_seed("seed", seed), dtype=jnp.uint32)
+    return jnp.asarray(ensure_seed("seed", seed), dtype=jnp.uint32)
 
 
 def _as_param(name, value, dtype):
@@ -157,7 +157,7 @@ def _as_param(name, value, dtype):
         if value.ndim != 0:
             raise ValueError(f"{name} must be a scalar, got an array of shape {tuple(value.shape)}")
         value = value.item()
-    v = check_finite_scalar(name, value)
+    v = ensure_finite_scalar(name, value)
     with np.errstate(over="ignore"):
         cast = np.asarray(v, dtype=dtype)
     if not np.isfinite(cast):

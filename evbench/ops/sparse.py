@@ -12,7 +12,7 @@ import numpy as np
 from . import colindex
 from .cpu import ffi as _ffi
 from .base import Connectivity, Transposed, scalar_or_gather, scatter_active_rows
-from .._checks import check_shape
+from .._arguments import ensure_shape
 from ._weights import as_index, as_weights
 
 
@@ -27,7 +27,7 @@ class COO(Connectivity):
     _gpu_products = ("vecmat", "matvec")
 
     def __init__(self, row, col, weights, shape, *, dtype=None):
-        shape = check_shape("shape", shape)
+        shape = ensure_shape("shape", shape)
         row = as_index("row", row, ndim=1, upper=shape[0])
         col = as_index("col", col, ndim=1, upper=shape[1])
         if row.shape != col.shape:
@@ -87,7 +87,7 @@ class CSR(Connectivity):
     _cpu_products = _gpu_products = ("vecmat", "matvec")
 
     def __init__(self, indptr, indices, weights, shape, *, dtype=None):
-        shape = check_shape("shape", shape)
+        shape = ensure_shape("shape", shape)
         indices = as_index("indices", indices, ndim=1, upper=shape[1])
         nnz = int(indices.shape[0])
         ptr = np.asarray(indptr)
@@ -192,7 +192,7 @@ class CSC(Transposed):
     """
 
     def __init__(self, indptr, indices, weights, shape, *, dtype=None):
-        shape = check_shape("shape", shape)
+        shape = ensure_shape("shape", shape)
         self._set(base=CSR(indptr, indices, weights, shape[::-1], dtype=dtype))
 
     def with_index(self) -> "CSC":

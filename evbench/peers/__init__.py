@@ -12,30 +12,15 @@ from __future__ import annotations
 from ..registry import Registry
 from . import baselines, brainevent, brainstate, jaxsparse
 from .base import (  # noqa: F401  (the interface, re-exported)
-    SEMANTICS, Backend, Generated, GradSpec, Implementation, Request, Unsupported, coo_triples, option_label,
+    SEMANTICS, Backend, Generated, GradSpec, Implementation, Request, Unsupported, coo_triples, mode_label,
     scatter_dense,
 )
 
-#: every backend, in the order tables list them
+#: every backend, in the order tables list them (``BACKENDS.select(names)``: some, by name)
 BACKENDS: Registry[Backend] = Registry("backend")
+#: the backend of a name; ``ValueError`` listing the valid names
+get_backend = BACKENDS.get
 
-
-def register_backend(backend: Backend) -> Backend:
-    return BACKENDS.register(backend)
-
-
-def backends() -> tuple[Backend, ...]:
-    return BACKENDS.all()
-
-
-def get_backend(name: str) -> Backend:
-    return BACKENDS.get(name)
-
-
-def select_backends(names=None) -> list[Backend]:
-    """The backends called ``names`` in registry order (none, or ``"all"``: every one)."""
-    return BACKENDS.select(names)
-
-
-for _backend in (*baselines.BACKENDS, brainevent.BACKEND, brainstate.BACKEND, jaxsparse.BACKEND):
-    register_backend(_backend)
+for _backend in (baselines.NATIVE, baselines.DENSE, baselines.DENSE_DEFAULT, baselines.SCIPY, brainevent.BACKEND,
+                 brainstate.BACKEND, jaxsparse.BACKEND):
+    BACKENDS.register(_backend)

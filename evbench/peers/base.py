@@ -2,17 +2,19 @@
 
 One way to call a backend::
 
-    impl = backend.prepare(family, conn, product, request, **option)
+    impl = backend.prepare(family, conn, product, request, **mode)
     out = impl.run(events)
 
 * ``family`` and ``product`` come from the catalogue, ``conn`` is evbench's structure of the
   family (built from shape, parameters and seed), ``request`` a :class:`Request`: what else a
   backend may need of the case (the connection probability and seed the structure was drawn with,
-  and its options), for backends that draw their own matrix of the same law.
-* ``option`` is one of the backend's *variants* (``backend.variants(family)``: its own options,
-  such as brainevent's event wrapper); every variant is validated as a backend of its own, and
-  ``backend.timed(family)`` names the one the benchmarks time.
-* ``prepare`` raises :class:`Unsupported` (with the reason) for a family, product or option the
+  and its structure options), for backends that draw their own matrix of the same law.
+* ``mode`` is one of the backend's *modes* (``backend.modes(family)``: its own settings, such
+  as brainevent's event wrapper or the dense baseline's precision); every mode is validated as a
+  backend of its own, and ``backend.timed(family)`` names the one the benchmarks time. (A
+  family's *options* — scalar weights, duplicates — are the structure's; a backend's *modes*
+  are its own.)
+* ``prepare`` raises :class:`Unsupported` (with the reason) for a family, product or mode the
   backend does not offer: it is reported as ``unsupported``, never skipped silently.
 
 An :class:`Implementation` is the product as a pure function ``apply(operand, events)`` of the
@@ -31,7 +33,7 @@ import numpy as np
 
 
 class Unsupported(Exception):
-    """The backend does not offer this family, product or option."""
+    """The backend does not offer this family, product or mode."""
 
 
 #: the event semantics a backend can document for floating events (see evbench.events):
@@ -42,17 +44,16 @@ SEMANTICS = ("value", "nonzero")
 @dataclass(frozen=True)
 class Request:
     """What a backend may need of a case besides the structure itself: the connection
-    probability and seed it was drawn with, and its structure options (sorted ``(option,
-    value)`` pairs of the family's options), so that a backend drawing its own connectivity
-    draws a matrix of the same law."""
+    probability and seed it was drawn with, and its structure options (the family's options,
+    as a dict; given as a dict or as ``(option, value)`` pairs), so that a backend drawing its
+    own connectivity draws a matrix of the same law."""
 
     conn_prob: float
     seed: int
-    variant: tuple = ()
+    options: dict = field(default_factory=dict)
 
-    @property
-    def options(self) -> dict:
-        return dict(self.variant)
+    def __post_init__(self):
+        object.__setattr__(self, "options", dict(self.options))
 
 
 @dataclass
@@ -190,8 +191,8 @@ class Generated:
     axis: str = "rows"
 
 
-def _first_variant(backend: "Backend", family, product=None) -> dict:
-    return dict(backend.variants(family)[0])
+def _first_mode(backend: "Backend", family, product=None) -> dict:
+    return dict(backend.modes(family)[0])
 
 
 @dataclass(frozen=True)
@@ -200,27 +201,27 @@ class Backend:
     title: str
     #: modules that must import for the backend to be available
     requires: tuple = ()
-    #: (family, conn, product, request, **option) -> Implementation; raises Unsupported
+    #: (family, conn, product, request, **mode) -> Implementation; raises Unsupported
     prepare: Callable = field(default=None, repr=False)
     #: what this backend is: "native" (evbench's own), "baseline" or "peer" (a library under test)
     role: str = "peer"
-    #: family -> list of option dicts, each validated as its own variant
-    variants: Callable = field(default=lambda family: [{}], repr=False)
-    #: (family, shape, conn_prob, seed, dtype, **option) -> Generated, for families whose
+    #: family -> list of mode dicts, each validated as a backend of its own
+    modes: Callable = field(default=lambda family: [{}], repr=False)
+    #: (family, shape, conn_prob, seed, dtype, **mode) -> Generated, for families whose
     #: connectivity the backend draws itself; raises Unsupported otherwise
     generate: Callable | None = field(default=None, repr=False)
-    #: option keys that change the generated matrix (the others only change the products)
-    structure_options: tuple = ()
-    #: (backend, family, product) -> the variant the benchmarks time (default: the first)
-    timed_variant: Callable = field(default=_first_variant, repr=False)
+    #: mode keys that change the generated matrix (the others only change the products)
+    matrix_modes: tuple = ()
+    #: (backend, family, product) -> the mode the benchmarks time (default: the first)
+    timed_mode: Callable = field(default=_first_mode, repr=False)
     #: whether it multiplies a materialised dense matrix (O(n²) memory and work whatever the
     #: structure): a dense baseline
     materialises: bool = False
 
     def timed(self, family, product=None) -> dict:
-        """The variant of this backend that the benchmarks time for ``family`` (and ``product``,
+        """The mode of this backend that the benchmarks time for ``family`` (and ``product``,
         where the backend's fastest form depends on it)."""
-        return dict(self.timed_variant(self, family, product))
+        return dict(self.timed_mode(self, family, product))
 
     def available(self) -> tuple[bool, str]:
         """``(True, versions)`` or ``(False, why)``."""
@@ -237,9 +238,9 @@ class Backend:
         return True, ", ".join(versions)
 
 
-def option_label(option: dict) -> str:
-    """``"events=binary,corder=True"``: how a variant is named in tables."""
-    return ",".join(f"{k}={v}" for k, v in option.items())
+def mode_label(mode: dict) -> str:
+    """``"events=binary,corder=True"``: how a mode is named in tables."""
+    return ",".join(f"{k}={v}" for k, v in mode.items())
 
 
 def coo_triples(conn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -47,7 +47,7 @@ def dense_form(product, precision: str | None):
 
 
 def _dense_xla(name):
-    """``prepare`` of a dense baseline: its one variant names its matmul precision, so tables
+    """``prepare`` of a dense baseline: its one mode names its matmul precision, so tables
     and the report say what every speedup divides by."""
     declared = DENSE_PRECISION[name]
 
@@ -60,10 +60,10 @@ def _dense_xla(name):
                               own_dense=lambda: np.asarray(oriented(dense, product)),
                               grad=GradSpec(dense, apply, _identity))
 
-    def variants(family) -> list[dict]:
+    def modes(family) -> list[dict]:
         return [{"precision": declared or "default"}]
 
-    return prepare, variants
+    return prepare, modes
 
 
 def _scipy(family, conn, product, request):
@@ -101,14 +101,12 @@ def _native_generate(family, shape, conn_prob, seed, dtype):
     return Generated(counts, w, family.law, family.weight_law, axis=family.event_driven)
 
 
-BACKENDS = (
-    Backend("native", "evbench's own event-driven operators", ("jax",), _native, role="native",
-            generate=_native_generate),
-    Backend("dense", "dense XLA product (jnp.matmul, precision=highest: float32 accuracy on every device), "
-            "the baseline", ("jax",), _dense_xla("dense")[0], variants=_dense_xla("dense")[1], role="baseline",
-            materialises=True),
-    Backend("dense_default", "dense XLA product at XLA's default matmul precision (TF32 on recent NVIDIA GPUs)",
-            ("jax",), _dense_xla("dense_default")[0], variants=_dense_xla("dense_default")[1], role="baseline",
-            materialises=True),
-    Backend("scipy", "scipy.sparse CSR, CPU reference baseline", ("scipy",), _scipy, role="baseline"),
-)
+NATIVE = Backend("native", "evbench's own event-driven operators", ("jax",), _native, role="native",
+                 generate=_native_generate)
+DENSE = Backend("dense", "dense XLA product (jnp.matmul, precision=highest: float32 accuracy on every device), "
+                "the baseline", ("jax",), _dense_xla("dense")[0], modes=_dense_xla("dense")[1], role="baseline",
+                materialises=True)
+DENSE_DEFAULT = Backend("dense_default", "dense XLA product at XLA's default matmul precision (TF32 on recent "
+                        "NVIDIA GPUs)", ("jax",), _dense_xla("dense_default")[0],
+                        modes=_dense_xla("dense_default")[1], role="baseline", materialises=True)
+SCIPY = Backend("scipy", "scipy.sparse CSR, CPU reference baseline", ("scipy",), _scipy, role="baseline")

@@ -35,7 +35,7 @@ _JITC = {"scalar": "JITCScalar", "normal": "JITCNormal", "uniform": "JITCUniform
 _JITC_PARAMS = {"scalar": ("weight",), "normal": ("w_mean", "w_std"), "uniform": ("w_low", "w_high")}
 
 
-def variants(family) -> list[dict]:
+def modes(family) -> list[dict]:
     if family.storage == "coo":
         return [{}]
     if family.storage == "dense":
@@ -46,14 +46,14 @@ def variants(family) -> list[dict]:
     return [{"events": e} for e in EVENTS]
 
 
-def timed_variant(backend, family, product=None) -> dict:
+def timed_mode(backend, family, product=None) -> dict:
     """brainevent's event-driven form for spikes: ``BinaryArray`` events; for a row-generated
     just-in-time matrix multiplied by events on its rows (``events @ M``), ``corder=True``, the
     layout in which brainevent visits the active rows only (with the default it visits every row)."""
     corder = family.storage == "jitc" and family.orientation == "rows" and (
         product is not None and product.input_axis == "rows")
-    options = [o for o in variants(family) if o.get("events", "binary") == "binary"]
-    return next((o for o in options if o.get("corder", corder) == corder), options[0] if options else variants(family)[0])
+    binary = [m for m in modes(family) if m.get("events", "binary") == "binary"]
+    return next((m for m in binary if m.get("corder", corder) == corder), binary[0] if binary else modes(family)[0])
 
 
 def _binary(e):
@@ -216,5 +216,5 @@ def generate(family, shape, conn_prob, seed, dtype, corder=False, **_):
 
 BACKEND = Backend(
     "brainevent", "brainevent 0.3: BinaryArray/WeightedArray with dense weights, CSR, CSC, FixedNumPerPre/Post, "
-    "JITC*R/C", ("brainevent",), prepare, variants=variants, generate=generate, structure_options=("corder",),
-    timed_variant=timed_variant)
+    "JITC*R/C", ("brainevent",), prepare, modes=modes, generate=generate, matrix_modes=("corder",),
+    timed_mode=timed_mode)

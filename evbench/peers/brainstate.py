@@ -37,14 +37,14 @@ def _layers(family) -> list[dict]:
     return []
 
 
-def variants(family) -> list[dict]:
+def modes(family) -> list[dict]:
     return _layers(family) or [{}]
 
 
-def timed_variant(backend, family, product=None) -> dict:
+def timed_mode(backend, family, product=None) -> dict:
     """brainstate's event-driven layers for spikes: the ``Event*`` ones."""
-    options = variants(family)
-    return next((o for o in options if o.get("layer", "Event").startswith("Event")), options[0])
+    layers = modes(family)
+    return next((m for m in layers if m.get("layer", "Event").startswith("Event")), layers[0])
 
 
 @contextlib.contextmanager
@@ -93,7 +93,7 @@ def prepare(family, conn, product, request, layer="EventLinear", float_as_event=
         raise Unsupported(f"brainstate.nn has no layer for the {family.name} family")
     if not (product.events_left and not product.transposed):
         raise Unsupported("a brainstate layer computes events @ M only (Module.update)")
-    variant = request.options
+    options = request.options
     seed = request.seed
     reference = terms = None
     if layer == "EventLinear":
@@ -106,7 +106,7 @@ def prepare(family, conn, product, request, layer="EventLinear", float_as_event=
         p = request.conn_prob
         k = conn.conn_num if family.storage == "fixed" else 0
         m, idx, w = _fixed_layer(layer, conn.n_rows, conn.n_cols, p, k, seed, np.dtype(conn.dtype),
-                                 variant.get("weights") == "scalar", variant.get("multapses", False))
+                                 options.get("weights") == "scalar", options.get("multapses", False))
         reference = ref.fixed_per_pre_to_dense(idx, w, conn.shape)
         terms = (ref.fixed_per_pre_to_dense(idx, np.abs(w), conn.shape),
                  ref.fixed_per_pre_to_dense(idx, np.ones_like(w), conn.shape))
@@ -114,7 +114,7 @@ def prepare(family, conn, product, request, layer="EventLinear", float_as_event=
         dense_of = scatter_dense(jnp.asarray(rows), jnp.asarray(idx.reshape(-1)), conn.shape)
         semantics = "value" if layer == "FixedNumConn" else "nonzero"
         note = (f"the layer's own connectivity: {idx.shape[1]} partners per row, seed={seed}"
-                + (", multapses allowed" if variant.get("multapses") else ""))
+                + (", multapses allowed" if options.get("multapses") else ""))
         if layer == "EventFixedProb":
             note = f"conn_num={p!r} becomes int(n_post * p) = {idx.shape[1]} partners per row, seed={seed}"
 
@@ -161,5 +161,5 @@ def generate(family, shape, conn_prob, seed, dtype, layer="", **_):
 
 
 BACKEND = Backend("brainstate", "brainstate 0.6 layers: EventLinear, FixedNumConn, EventFixedNumConn, EventFixedProb",
-                  ("brainstate",), prepare, variants=variants, generate=generate, structure_options=("layer",),
-                  timed_variant=timed_variant)
+                  ("brainstate",), prepare, modes=modes, generate=generate, matrix_modes=("layer",),
+                  timed_mode=timed_mode)

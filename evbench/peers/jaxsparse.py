@@ -16,7 +16,7 @@ from .base import Backend, GradSpec, Implementation, coo_triples, matmul_form, o
 FORMATS = ("bcoo", "bcsr")
 
 
-def variants(family) -> list[dict]:
+def modes(family) -> list[dict]:
     return [{"format": f} for f in FORMATS]
 
 
@@ -59,4 +59,4 @@ def prepare(family, conn, product, request, format="bcoo"):
 
 
 BACKEND = Backend("jaxsparse", "jax.experimental.sparse: BCOO and BCSR", ("jax.experimental.sparse",),
-                  prepare, variants=variants)
+                  prepare, modes=modes)

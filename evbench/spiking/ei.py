@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MODELS = ("coba", "cuba")
-FAMILIES = ("fixed_prob", "jitc_scalar_r")
+NETWORK_FAMILIES = ("fixed_prob", "jitc_scalar_r")
 RATE_RANGE_HZ = (1.0, 50.0)
 CONN_PROB = 0.02
 
@@ -86,8 +86,8 @@ def structures(family: str, scale: float, *, seed: int = 0, dtype="float32"):
     """``(exc, inh)``: the catalogue structures ``E -> all`` and ``I -> all``."""
     from ..catalogue import get_family
 
-    if family not in FAMILIES:
-        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    if family not in NETWORK_FAMILIES:
+        raise ValueError(f"family must be one of {NETWORK_FAMILIES}, got {family!r}")
     n_exc, n_inh = sizes(scale)
     fam = get_family(family)
     n = n_exc + n_inh
@@ -103,7 +103,7 @@ def _request(family, seed):
     from ..peers import Request
 
     options = {"weights": "scalar"} if "weights" in get_family(family).options else {}
-    return Request(CONN_PROB, seed, tuple(sorted(options.items())))
+    return Request(CONN_PROB, seed, options)
 
 
 class EINetwork:
@@ -122,7 +122,7 @@ class EINetwork:
         self.n = self.n_exc + self.n_inh
         self.dtype = dtype
         exc, inh = structures(family, scale, seed=seed, dtype=dtype)
-        self.op_e, self.option = family_operator(family, exc, backend, request=_request(family, seed))
+        self.op_e, self.mode = family_operator(family, exc, backend, request=_request(family, seed))
         self.op_i, _ = family_operator(family, inh, backend, request=_request(family, seed + 1))
         self.unit = 1.0 / (SCALAR_WEIGHT * scale)  # catalogue weight -> 1, divided by scale
         rng = np.random.default_rng(seed + 2)
@@ -232,14 +232,14 @@ def case_row(model: str, scale: float, backend: str, *, family: str = "fixed_pro
 
     n_exc, n_inh = sizes(scale)
     row = dict(model=model, backend=backend, family=family, scale=scale, n_neurons=n_exc + n_inh, sim_ms=sim_ms,
-               option="", status="ok", reason="", compile_s=math.nan, wall_s=math.nan, wall_per_sim_s=math.nan,
+               mode="", status="ok", reason="", compile_s=math.nan, wall_s=math.nan, wall_per_sim_s=math.nan,
                rate_exc_hz=math.nan, rate_inh_hz=math.nan, in_regime=False, expected_rate_hz=str(RATE_RANGE_HZ))
     try:
         t = time.perf_counter()
         net = EINetwork(model, scale, backend, family=family, seed=seed)
         build_s = time.perf_counter() - t
         res = net.run(sim_ms)
-        row.update(option=net.option, compile_s=res["compile_s"], wall_s=res["wall_s"],
+        row.update(mode=net.mode, compile_s=res["compile_s"], wall_s=res["wall_s"],
                    wall_per_sim_s=res["wall_per_sim_s"],
                    rate_exc_hz=res["rate_exc_hz"], rate_inh_hz=res["rate_inh_hz"],
                    in_regime=in_regime(res["rate_exc_hz"], res["rate_inh_hz"]),

@@ -15,7 +15,7 @@ Units: evbench's time unit is taken as ms and its voltages as mV. The map: ``tau
 exactly. Weights are mV jumps in both. One thread; spike times are read as (step, offset) pairs.
 
 ``nest_rows`` makes the table (one row per network, simulator and rule; columns in its
-docstring); ``PROFILES`` holds its sizes. The networks are in ``networks.py``.
+docstring); ``NEST_SIZES`` holds its sizes. The networks are in ``networks.py``.
 """
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ def simulate_nest(network: Network, params: SpikingParams, v0, t_end: float, *, 
 
 
 @dataclass(frozen=True)
-class Sizes:
+class NestSizes:
     """One profile of the NEST table: neurons per network and the spikes each run reaches."""
 
     n: int
@@ -146,10 +146,10 @@ class Sizes:
     seed: int = 1
 
 
-PROFILES = {
-    "tiny": Sizes(200, 2_000),
-    "quick": Sizes(1_000, 10_000),
-    "thorough": Sizes(10_000, 100_000),
+NEST_SIZES = {
+    "tiny": NestSizes(200, 2_000),
+    "quick": NestSizes(1_000, 10_000),
+    "thorough": NestSizes(10_000, 100_000),
 }
 SIMULATORS = ("reference", "sparseprop")
 RULES = ("summed", "sequential")
@@ -179,7 +179,7 @@ def _run_evbench(simulator: str, network, params, v0, t_end):
     return dv.canonical(st), done - prepared, prepared - t
 
 
-def nest_rows(sizes: Sizes, tick=lambda text: None, networks=nw.NAMES) -> list[dict]:
+def nest_rows(sizes: NestSizes, tick=lambda text: None, networks=nw.NAMES) -> list[dict]:
     """The ``nest`` table: each network in NEST and in both exact simulators under both rules.
 
     Each network runs until ``t_end``: the time SparseProp (summed rule) takes to reach
@@ -258,7 +258,7 @@ if __name__ == "__main__":  # python -m evbench.spiking.nest [tiny|quick|thoroug
     if missing:
         sys.exit(missing)
     start = time.perf_counter()
-    frame = pd.DataFrame(nest_rows(PROFILES[profile], tick=lambda text: print(f"[{time.perf_counter() - start:6.1f} s] "
+    frame = pd.DataFrame(nest_rows(NEST_SIZES[profile], tick=lambda text: print(f"[{time.perf_counter() - start:6.1f} s] "
                                                                                   f"{text}", flush=True)),
                          columns=COLUMNS)
     with pd.option_context("display.width", 250, "display.max_columns", 40, "display.max_colwidth", 300):

@@ -35,7 +35,9 @@ W_PACE, W_SUB = 0.5, 0.1  # excitatory network: weights from pacemakers and from
 
 
 @dataclass(frozen=True, eq=False)
-class Case:
+class NestCase:
+    """One network to compare against NEST: its connectivity, parameters, initial voltages, NEST's step."""
+
     name: str
     network: Network
     params: SpikingParams
@@ -53,7 +55,7 @@ def _shuffled(n, pre, post, w, rng) -> Network:
     return Network(n, pre[order], post[order], w[order])
 
 
-def make(name: str, n: int, *, seed: int = 1) -> Case:
+def make(name: str, n: int, *, seed: int = 1) -> NestCase:
     """Network ``name`` (one of ``NAMES``) of ``n`` neurons."""
     if name not in NAMES:
         raise ValueError(f"name must be one of {NAMES}, got {name!r}")
@@ -88,4 +90,4 @@ def make(name: str, n: int, *, seed: int = 1) -> Case:
         params = SpikingParams("lif", drive=drive, delay=2.0, t_ref=2.0, **lif)
         resolution = 2.0
     v0 = rng.uniform(V_RESET, V_TH - 0.5, n)
-    return Case(name, net, params, v0, resolution)
+    return NestCase(name, net, params, v0, resolution)

@@ -20,7 +20,7 @@ import numpy as np
 
 from .ei import EINetwork, structures
 
-WEIGHTS = ("scalar", "jittered")
+WEIGHT_KINDS = ("scalar", "jittered")
 #: relative spread of the jittered weights
 JITTER = 0.1
 
@@ -32,8 +32,8 @@ def network_structures(family: str, scale: float, weights: str = "scalar", *, se
     from ..ops.jitc import JITCScalarR, JITCUniformR
     from ..ops.sparse import CSR
 
-    if weights not in WEIGHTS:
-        raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
+    if weights not in WEIGHT_KINDS:
+        raise ValueError(f"weights must be one of {WEIGHT_KINDS}, got {weights!r}")
     pair = structures(family, scale, seed=seed, dtype=dtype)
     if weights == "scalar":
         return pair

@@ -74,7 +74,7 @@ class SteppedTrain:
     dt: float
     n_steps: int
     backend: str
-    option: str
+    mode: str
     interpolate: str
     v_final: np.ndarray
     v_check: np.ndarray | None = None
@@ -126,47 +126,47 @@ def _enable_x64():
 
 
 def operator(network: Network, backend: str = "native", *, values: bool = False, dtype="float64"):
-    """``(fn, option_label)``: ``fn(events) -> events @ W`` through ``backend``'s operator for the
+    """``(fn, mode_label)``: ``fn(events) -> events @ W`` through ``backend``'s operator for the
     network's synapses (the catalogue's ``csr`` family); see :func:`family_operator`."""
     return family_operator("csr", to_csr(network, dtype), backend, values=values)
 
 
 def family_operator(family: str, conn, backend: str = "native", *, values: bool = False, product: str = "vecmat",
                     request=None):
-    """``(fn, option_label)``: ``fn(events)``, the catalogue ``product`` of ``conn`` (a structure
+    """``(fn, mode_label)``: ``fn(events)``, the catalogue ``product`` of ``conn`` (a structure
     of catalogue ``family``) as ``backend`` computes it, a pure JAX function.
 
     ``values``: the events carry float values that must count (value semantics); otherwise they
-    are booleans. The variant the backend declares timed is used where it satisfies this, else
-    its first variant that does. Raises ``peers.Unsupported`` when none does, when the backend is
+    are booleans. The mode the backend declares timed is used where it satisfies this, else
+    its first mode that does. Raises ``peers.Unsupported`` when none does, when the backend is
     unavailable, or when it has no JAX function (it could not run inside ``lax.scan``).
     ``request`` (a :class:`~evbench.peers.Request`) goes to backends that draw their own
     connectivity of the same law.
     """
     from ..catalogue import get_family, get_product
-    from ..peers import Request, Unsupported, get_backend, option_label
+    from ..peers import Request, Unsupported, get_backend, mode_label
 
     be = get_backend(backend)
     ok, why = be.available()
     if not ok:
         raise Unsupported(f"backend {backend} unavailable: {why}")
     fam, prod = get_family(family), get_product(product)
-    request = request or Request(getattr(conn, "conn_prob", 0.0), 0, ())
+    request = request or Request(getattr(conn, "conn_prob", 0.0), 0)
     timed = be.timed(fam, prod)
     reasons = []
-    for option in [timed] + [o for o in be.variants(fam) if o != timed]:
+    for mode in [timed] + [m for m in be.modes(fam) if m != timed]:
         try:
-            impl = be.prepare(fam, conn, prod, request, **option)
+            impl = be.prepare(fam, conn, prod, request, **mode)
         except Unsupported as exc:
             reasons.append(str(exc))
             continue
         if impl.jax_fn is None:
             raise Unsupported(f"backend {backend} is not a JAX function (it cannot run inside lax.scan)")
         if values and impl.semantics != "value":
-            reasons.append(f"{option_label(option)}: semantics {impl.semantics}")
+            reasons.append(f"{mode_label(mode)}: semantics {impl.semantics}")
             continue
-        return impl.jax_fn, option_label(option)
-    raise Unsupported(f"backend {backend} offers no usable {family} {product} variant: {'; '.join(reasons)}")
+        return impl.jax_fn, mode_label(mode)
+    raise Unsupported(f"backend {backend} offers no usable {family} {product} mode: {'; '.join(reasons)}")
 
 
 # ----------------------------------------------------------------------------- single-step physics
@@ -294,7 +294,7 @@ def _chunk_fn(model, interpolate, weighted, n_buf, dtype, record, fn_key):
 
 
 #: prepared operators, one per compiled chunk function (a backend may cache work buffers on its
-#: structure while it is traced, so a structure is never traced twice): key -> (network, fn, option);
+#: structure while it is traced, so a structure is never traced twice): key -> (network, fn, mode);
 #: the network is held so that its id is not reused while the entry lives
 _OPS: dict = {}
 _MAX_OPS = 8
@@ -307,8 +307,8 @@ def _cached_operator(network, backend, weighted, dtype, config):
         if len(_OPS) >= _MAX_OPS:
             _OPS.clear()
             _chunk_fn.cache_clear()
-        fn, option = operator(network, backend, values=weighted, dtype=dtype)
-        hit = _OPS[key] = (network, fn, option)
+        fn, mode = operator(network, backend, values=weighted, dtype=dtype)
+        hit = _OPS[key] = (network, fn, mode)
     return key, hit[2]
 
 
@@ -335,7 +335,7 @@ def simulate(network: Network, params: SpikingParams, v0, *, dt, t_end, backend:
         _enable_x64()
     model = params.model
     weighted = model == "lif" and interpolate != "none"
-    key, option = _cached_operator(network, backend, weighted, dtype, (model, interpolate, d + 1, bool(record)))
+    key, mode = _cached_operator(network, backend, weighted, dtype, (model, interpolate, d + 1, bool(record)))
     n = network.n_neurons
     drive = params.drive_array(n)
     p = dict(dt=dt, tau=params.tau_m, v_th=params.v_th, v_reset=params.v_reset, t_ref=params.t_ref)
@@ -373,6 +373,6 @@ def simulate(network: Network, params: SpikingParams, v0, *, dt, t_end, backend:
     steps = np.concatenate(steps).astype(np.int64) if steps else np.zeros(0, np.int64)
     order = np.lexsort((neurons, times))
     v_final = np.asarray(jax.device_get(c[0]), np.float64)
-    return SteppedTrain(times[order], neurons[order], steps[order], n, dt, n_steps, backend, option, interpolate,
+    return SteppedTrain(times[order], neurons[order], steps[order], n, dt, n_steps, backend, mode, interpolate,
                         v_final, np.concatenate(vs) if record and vs else None,
                         np.concatenate(ins) if record and ins else None)

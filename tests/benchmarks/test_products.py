@@ -79,14 +79,14 @@ def test_product(benchmark, reuse, product, family, backend, n, active, conn_num
     benchmark.extra_info.update(
         family=family, backend=backend, product=product, device=device, n=n, active=active,
         active_fraction=prep.active_fraction, conn_num=conn_num, conn_prob=case.conn_prob, batch=batch, dtype=dtype,
-        workload=case.workload, event_sets=len(prep.events), option=_option_label(prep.option),
+        workload=case.workload, event_sets=len(prep.events), mode=_mode_label(prep.mode),
         timing=prep.impl.timing, event_driven=prep.event_driven, first_call_s=first_s,
         compile_s=compile_s, synaptic_events=work["synaptic_events"], bytes_touched=work["bytes_touched"],
         structure_bytes=work["structure_bytes"])
     benchmark.pedantic(call, rounds=GRID.max_repeats, iterations=iterations, warmup_rounds=1)
 
 
-def _option_label(option: dict) -> str:
-    from evbench.peers import option_label
+def _mode_label(mode: dict) -> str:
+    from evbench.peers import mode_label
 
-    return option_label(option)
+    return mode_label(mode)

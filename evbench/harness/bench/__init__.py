@@ -10,7 +10,7 @@ bench``, shared by the asv suites in ``suites/``.
 """
 from .asv import asv_sweep, sweep_record, write_sidecar
 from .grid import (
-    ASV_GRID, DEFAULT_GRID, DEVICE_KINDS, GRIDS, PARAM_NAMES, ROTATE, STANDARD, SUITE_VERSION, WORKLOADS, BenchCase,
+    ASV_GRID, DEFAULT_GRID, DEVICE_KINDS, GRIDS, PARAM_NAMES, ROTATE, SUITE_VERSION, WORKLOADS, BenchCase,
     Grid, Skipped, case_from_params, cases, device_for, env_filter, grid, present_devices, selection, suite_params,
 )
 from .measure import (
@@ -18,15 +18,15 @@ from .measure import (
     versions, warm_up,
 )
 from .memory import Footprint, available_host_bytes, check_memory, device_memory, footprint, nbytes
-from .runner import CASE_COLUMNS, TIDY_COLUMNS, Options, Outcome, run, run_command, summary, tidy
+from .runner import CASE_COLUMNS, TIDY_COLUMNS, BenchOptions, BenchOutcome, resolve_options, run, run_command, summary, tidy
 from .structures import Reuse, Structures, request_for
 
 __all__ = [
-    "ASV_GRID", "CASE_COLUMNS", "DEFAULT_GRID", "DEVICE_KINDS", "GRIDS", "PARAM_NAMES", "ROTATE", "STANDARD",
+    "ASV_GRID", "CASE_COLUMNS", "DEFAULT_GRID", "DEVICE_KINDS", "GRIDS", "PARAM_NAMES", "ROTATE",
     "SUITE_VERSION", "TIDY_COLUMNS", "WORKLOADS", "BenchCase", "CompileClock", "Footprint", "Grid", "Measurement",
-    "Options", "Outcome", "Prepared", "Reuse", "Skipped", "Structures", "asv_sweep", "available_host_bytes",
+    "BenchOptions", "BenchOutcome", "Prepared", "Reuse", "Skipped", "Structures", "asv_sweep", "available_host_bytes",
     "case_from_params", "cases", "check_memory", "configure_process", "device_for", "device_memory", "env_filter",
     "footprint", "grid", "measure", "measure_case", "nbytes", "prepare", "present_devices", "read_bandwidth",
-    "record", "request_for", "run", "run_command", "selection", "suite_params", "summary", "sweep_record", "tidy",
+    "record", "request_for", "resolve_options", "run", "run_command", "selection", "suite_params", "summary", "sweep_record", "tidy",
     "versions", "warm_up", "write_sidecar",
 ]

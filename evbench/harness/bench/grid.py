@@ -113,18 +113,17 @@ GRIDS.register(Grid("pytest", n=(3_000,), n_large=(), active=(0.01,), conn_num=(
                     dtype=("float32",), min_repeats=15, max_repeats=15, max_time=0.0, min_sample=1e-3,
                     timeout=300, sweep_timeout=3600))
 
+#: the native-performance grid (README "Native performance", ``tools/native_perf.py``):
+#: connection probability 1 % and 10 % at every n, so its ``conn_num`` depends on ``n``; in the
+#: asv suites the combinations outside its sweep are skipped
+GRIDS.register(Grid("standard", n=(1_000, 10_000, 100_000), n_large=(), active=(0.001, 0.01, 0.05), conn_num=(),
+                    conn_prob=(0.01, 0.1), batch=(16, 64), dtype=("float32",), min_repeats=3, max_repeats=7,
+                    max_time=0.2, min_sample=2e-3, timeout=600, sweep_timeout=86_400))
+
 #: the grid of ``evbench bench`` and ``evbench run`` when none is named
 DEFAULT_GRID = "run"
 #: the grid of the asv suites unless ``EVBENCH_GRID`` names another
 ASV_GRID = "asv"
-
-#: the native-performance grid (README "Native performance", ``tools/native_perf.py``):
-#: connection probability 1 % and 10 % at every n. Not in GRIDS: its ``conn_num`` depends on
-#: ``n``, which asv's cartesian parameters cannot express
-STANDARD = Grid("standard", n=(1_000, 10_000, 100_000), n_large=(), active=(0.001, 0.01, 0.05), conn_num=(),
-                conn_prob=(0.01, 0.1), batch=(16, 64), dtype=("float32",), min_repeats=3, max_repeats=7,
-                max_time=0.2, min_sample=2e-3, timeout=600, sweep_timeout=86_400)
-
 
 def grid(name: str | None = None, default: str = ASV_GRID) -> Grid:
     """The grid called ``name``, else ``$EVBENCH_GRID``, else ``default``."""
@@ -181,10 +180,10 @@ def selection(families=None, backends=None, products=None):
     """The catalogue's families, the registered backends and the products, narrowed to the
     given names (none, or ``"all"``: every one), in registry order; ``ValueError`` for an
     unknown name."""
-    from ...catalogue import PRODUCT_REGISTRY, select_families
-    from ...peers import select_backends
+    from ...catalogue import PRODUCT_REGISTRY, FAMILIES
+    from ...peers import BACKENDS
 
-    return select_families(families), select_backends(backends), PRODUCT_REGISTRY.select(products)
+    return FAMILIES.select(families), BACKENDS.select(backends), PRODUCT_REGISTRY.select(products)
 
 
 def cases(g: Grid, *, families=None, backends=None, products=None, devices=None):

@@ -52,7 +52,7 @@ class Prepared:
     event_driven: bool = False
     build_s: float = 0.0
     prepare_s: float = 0.0
-    option: dict = field(default_factory=dict)
+    mode: dict = field(default_factory=dict)
     _next: int = 0
 
     def call(self):
@@ -137,7 +137,7 @@ def prepare(case: BenchCase, *, reuse: Reuse | None = None, seed: int = 0,
                 for k in range(sets)]
         events = [jax.device_put(h, dev) for h in host]
     return Prepared(case, dev, conn, impl, events, host, fam.event_driven_for(prod), reuse.build_s,
-                    reuse.prepare_s, dict(reuse.option))
+                    reuse.prepare_s, dict(reuse.mode))
 
 
 def _on_device(out, dev) -> bool:
@@ -289,10 +289,10 @@ def versions() -> dict:
     import scipy
 
     from ... import __version__
-    from ...peers import backends
+    from ...peers import BACKENDS
 
     return dict(jax=jax.__version__, jaxlib=jaxlib.__version__, numpy=np.__version__, scipy=scipy.__version__,
-                evbench=__version__, backends={b.name: b.available()[1] for b in backends()},
+                evbench=__version__, backends={b.name: b.available()[1] for b in BACKENDS.all()},
                 devices=[f"{d.platform}:{d.id} {getattr(d, 'device_kind', '')}".strip() for d in jax.devices()])
 
 
@@ -308,7 +308,7 @@ def record(case: BenchCase, status: str, reason: str = "", **values) -> dict:
     from ...catalogue import get_family, get_product
 
     fam, prod = get_family(case.family), get_product(case.product)
-    rec = dict(family=case.family, backend=case.backend, option="", timing="", product=case.product, expr=prod.expr,
+    rec = dict(family=case.family, backend=case.backend, mode="", timing="", product=case.product, expr=prod.expr,
                event_driven=fam.event_driven_for(prod), device=case.device, n=case.n, active=case.active,
                conn_num=case.conn_num, conn_prob=case.conn_prob, batch=case.batch, dtype=case.dtype,
                workload=case.workload, status=status, reason=reason, times=[])
@@ -326,7 +326,7 @@ def measure_case(prep: Prepared, g: Grid, *, machine_gb_s: float | None = None, 
     process (the dense baseline is the same computation for every family) reports that time,
     with ``compile_cached`` set.
     """
-    from ...peers import option_label
+    from ...peers import mode_label
 
     m = measure(prep, g, first_call=first_call)
     work = prep.work()
@@ -339,7 +339,7 @@ def measure_case(prep: Prepared, g: Grid, *, machine_gb_s: float | None = None, 
     if m.compile_s is not None:
         compiled[shape_key] = m.compile_s
     return record(
-        prep.case, "ok", option=option_label(prep.option), timing=prep.impl.timing, times=list(m.times),
+        prep.case, "ok", mode=mode_label(prep.mode), timing=prep.impl.timing, times=list(m.times),
         median_s=median, iqr_s=m.iqr_s, repeats=len(m.times), number=m.number,
         first_call_s=m.first_call_s, compile_s=compiled.get(shape_key, 0.0),
         compile_cached=first_call and m.compile_s is None,

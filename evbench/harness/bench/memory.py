@@ -104,7 +104,7 @@ def _probe(fam, be, prod, dtype, n: int) -> tuple:
     conn, build_peak = _traced_peak(lambda: fam.build(n, n, conn_prob=_PROBE_P, seed=0, dtype=dtype))
     with _count_dense_materialisations() as calls:
         try:
-            request = Request(_PROBE_P, 0, tuple(sorted(fam.check_variant({}).items())))
+            request = Request(_PROBE_P, 0, tuple(sorted(fam.resolve_options({}).items())))
             _, prep_peak = _traced_peak(lambda: be.prepare(fam, conn, prod, request, **be.timed(fam, prod)))
         except Unsupported:
             prep_peak = 0

@@ -1,5 +1,5 @@
 """The runner behind ``evbench bench``: the whole grid in one process, as one record per case,
-the results table (:func:`tidy`) and the command (:class:`Options`, :func:`run_command`)."""
+the results table (:func:`tidy`) and the command (:class:`BenchOptions`, :func:`run_command`)."""
 from __future__ import annotations
 
 import time
@@ -15,20 +15,20 @@ from .structures import Reuse, Structures
 
 def run(g: Grid, *, families=None, backends=None, products=None, devices=None, progress: bool = True,
         structures: Structures | None = None, machine_gb_s: float | None = None,
-        variants: dict | None = None) -> list[dict]:
+        modes: dict | None = None) -> list[dict]:
     """Every case of the grid in this process: one record per case (``status`` ``ok`` with
     its timings, or the reason it was skipped, or ``error`` with the exception).
 
     The current structure (and, with ``structures``, expensive builds on disk) and the
     current prepared product are reused across batch sizes and active fractions; the first
     call (compilation) is made, and reported, once per prepared product and batch size.
-    ``variants`` (``{backend name: option}``) times another variant than the one a backend
+    ``modes`` (``{backend name: mode}``) times another mode than the one a backend
     declares (:meth:`~evbench.peers.Backend.timed`).
     """
     from tqdm import tqdm
 
     todo = list(cases(g, families=families, backends=backends, products=products, devices=devices))
-    reuse = Reuse(structures or Structures(keep=1), variants)
+    reuse = Reuse(structures or Structures(keep=1), modes)
     compiled: dict = {}
     first_calls: dict = {}  # seconds of the first call of each prepared product × batch
     records = []
@@ -91,7 +91,7 @@ def summary(frame, *, n=None, active=None):
 
 
 @dataclass
-class Options:
+class BenchOptions:
     """``evbench bench``: which grid, which families, backends, products and device kinds
     (none, or "all": every one; devices: every kind JAX sees), where the results go."""
 
@@ -105,7 +105,7 @@ class Options:
 
 
 @dataclass
-class Outcome:
+class BenchOutcome:
     code: int
     frame: object
     written: Written
@@ -119,7 +119,7 @@ class Outcome:
 
 
 @usage
-def check(options: Options) -> tuple[Grid, list]:
+def resolve_options(options: BenchOptions) -> tuple[Grid, list]:
     """The grid and device kinds of ``options``; ``ValueError`` naming a bad name."""
     from .grid import DEVICE_KINDS
 
@@ -133,13 +133,13 @@ def check(options: Options) -> tuple[Grid, list]:
     return g, devices
 
 
-def run_command(options: Options) -> Outcome:
+def run_command(options: BenchOptions) -> BenchOutcome:
     """Time every case, write ``bench-<grid>-<stamp>.{csv,json}`` and its metadata, print the
     median times side by side. Exit code 1 when a case raised."""
     from ..console import fixed_width
     from .measure import configure_process
 
-    g, devices = check(options)
+    g, devices = resolve_options(options)
     folder = options.output.check()
     configure_process()
     t0 = time.perf_counter()
@@ -164,7 +164,7 @@ def run_command(options: Options) -> Outcome:
     print(f"{len(records)} cases ({', '.join(f'{v} {k}' for k, v in statuses.items())}), {seconds:.0f} s. "
           f"Written: {written.tables['bench'][0]} and {written.tables['bench'][1]}")
     code = 1 if (frame.status == "error").any() else 0
-    return Outcome(code, frame, written, seconds, statuses)
+    return BenchOutcome(code, frame, written, seconds, statuses)
 
 
-__all__ = ["Prepared", "run", "tidy", "summary", "Options", "Outcome", "run_command", "CASE_COLUMNS"]
+__all__ = ["Prepared", "run", "tidy", "summary", "BenchOptions", "BenchOutcome", "run_command", "CASE_COLUMNS"]

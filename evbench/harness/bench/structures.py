@@ -65,20 +65,20 @@ def request_for(case: BenchCase, seed: int):
     from ...catalogue import get_family
     from ...peers import Request
 
-    return Request(case.conn_prob, seed, tuple(sorted(get_family(case.family).check_variant({}).items())))
+    return Request(case.conn_prob, seed, tuple(sorted(get_family(case.family).resolve_options({}).items())))
 
 
 class Reuse:
     """What consecutive cases of one process share: the structure on its device and the
     backend's prepared product (kept while the cases ask for the same ones)."""
 
-    def __init__(self, structures: Structures | None = None, variants: dict | None = None):
+    def __init__(self, structures: Structures | None = None, modes: dict | None = None):
         self.structures = structures or Structures(keep=0)
-        #: ``{backend name: option}`` timed instead of the variant the backend declares
-        self.variants = dict(variants or {})
+        #: ``{backend name: mode}`` timed instead of the mode the backend declares
+        self.modes = dict(modes or {})
         self._conn_key = self._impl_key = None
         self.conn = self.impl = None
-        self.option: dict = {}
+        self.mode: dict = {}
         self.build_s = self.prepare_s = 0.0
 
     def structure(self, case: BenchCase, dev, seed: int):
@@ -94,8 +94,8 @@ class Reuse:
         return self.conn
 
     def implementation(self, case: BenchCase, fam, be, prod, conn):
-        """The backend's prepared product in the variant it declares timed (``be.timed``), or
-        the one ``variants`` names for it."""
+        """The backend's prepared product in the mode it declares timed (``be.timed``), or
+        the one ``modes`` names for it."""
         import jax
 
         from ...peers import Unsupported
@@ -104,9 +104,9 @@ class Reuse:
         if key != self._impl_key:
             self._impl_key, self.impl = None, None
             t0 = time.perf_counter()
-            self.option = dict(self.variants[be.name]) if be.name in self.variants else be.timed(fam, prod)
+            self.mode = dict(self.modes[be.name]) if be.name in self.modes else be.timed(fam, prod)
             try:
-                self.impl = be.prepare(fam, conn, prod, request_for(case, self._conn_key[2]), **self.option)
+                self.impl = be.prepare(fam, conn, prod, request_for(case, self._conn_key[2]), **self.mode)
             except Unsupported as exc:
                 raise Skipped("unsupported", str(exc) or f"{case.backend} does not offer {case.product}") from None
             held = self.impl.holds

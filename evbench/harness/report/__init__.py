@@ -55,7 +55,7 @@ def default_results(root: str | Path = "results") -> Path:
 
 
 @dataclass
-class Options:
+class ReportOptions:
     """``evbench report``: results files or folders (none: ``results/latest``), where the page
     goes (none: the first folder), its title."""
 
@@ -65,7 +65,7 @@ class Options:
 
 
 @dataclass
-class Outcome:
+class ReportOutcome:
     code: int
     report: Report | None
 
@@ -80,7 +80,7 @@ class Outcome:
         return text
 
 
-def run_command(options: Options) -> Outcome:
+def run_command(options: ReportOptions) -> ReportOutcome:
     """Build the report. Exit code 2 when there is nothing to report, 1 when a damaged results
     file was refused (the report is written from the others)."""
     import sys
@@ -102,8 +102,8 @@ def run_command(options: Options) -> Outcome:
     if rep.refused:
         print(f"evbench report: error: {len(rep.refused)} damaged results files refused: "
               + "; ".join(f for f, _ in rep.refused), file=sys.stderr)
-    return Outcome(1 if rep.refused else 0, rep)
+    return ReportOutcome(1 if rep.refused else 0, rep)
 
 
-__all__ = ["BASELINE", "SECTIONS", "SPIKETIME_TABLES", "Figure", "Options", "Outcome", "Report", "ReportError",
+__all__ = ["BASELINE", "SECTIONS", "SPIKETIME_TABLES", "Figure", "ReportOptions", "ReportOutcome", "Report", "ReportError",
            "Results", "Section", "SectionSpec", "build", "default_results", "load", "run_command"]

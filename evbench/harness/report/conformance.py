@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..checks import CHECKS
 from .figures import Figure, SEVERITY, STATUS_COLOURS, Section, SectionSpec, ordered, panels, png, pyplot
 
 
@@ -22,14 +23,13 @@ def status_of_cell(text) -> str:
 
 
 def conformance_frame(res) -> pd.DataFrame:
-    """family, backend, check, status: one row per check of every product and option."""
+    """family, backend, check, status: one row per check of every product and backend mode."""
     if len(res.checks) and {"family", "backend", "check", "status"} <= set(res.checks.columns):
         return res.checks[["family", "backend", "check", "status"]].astype(str)
     v = res.validate
     if not len(v) or not {"family", "backend"} <= set(v.columns):
         return pd.DataFrame(columns=["family", "backend", "check", "status"])
-    checks = [c for c in ("equivalence", "semantics", "transpose", "batch", "jit", "grad", "determinism",
-                          "statistics") if c in v.columns]
+    checks = [c for c in CHECKS.names() if c in v.columns]
     long = v.melt(id_vars=["family", "backend"], value_vars=checks, var_name="check", value_name="cell")
     long["status"] = long["cell"].map(status_of_cell)
     return long[long["status"] != ""][["family", "backend", "check", "status"]].astype(str)
@@ -80,7 +80,7 @@ def draw(res) -> Section:
         ax.grid(which="minor", color="white", linewidth=1)
         ax.tick_params(which="minor", length=0)
     fig.legend(handles=[Patch(color=STATUS_COLOURS[s], label=s) for s in present], loc="lower center",
-               ncol=len(present), bbox_to_anchor=(0.5, -0.02), title="worst status over products and options "
+               ncol=len(present), bbox_to_anchor=(0.5, -0.02), title="worst status over products and modes "
                "(blank: not applicable)")
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     sec.figures.append(Figure("conformance", "Worst status of each check, per family and backend", png(fig)))
@@ -93,9 +93,9 @@ def draw(res) -> Section:
     if len(res.validate) and "status" in res.validate.columns:
         bad = res.validate[res.validate["status"].isin(["FAIL", "error"])]
         if len(bad):
-            cols = [c for c in ("family", "product", "backend", "option", "status", "detail") if c in bad.columns]
+            cols = [c for c in ("family", "product", "backend", "mode", "status", "detail") if c in bad.columns]
             sec.tables.append((f"{len(bad)} failing family × product × backend rows", bad[cols].head(40)))
-    sec.intro = ("Each cell is the worst outcome of that check over every product and backend option of the "
+    sec.intro = ("Each cell is the worst outcome of that check over every product and backend mode of the "
                  "family. *differs* marks a documented difference of event semantics, not an error; "
                  "*unsupported* a product the backend does not offer.")
     return sec

@@ -14,7 +14,7 @@ number of devices ``D``:
 * ``unsharded``: the native product on one device, for reference.
 
 The four are timed side by side, repeats interleaved (a repeat of each in turn), each repeat
-averaging enough calls (new events at every call, from ``ROTATE`` sets) to last ``min_sample``.
+averaging enough calls (new events at every call, from ``EVENT_SETS`` sets) to last ``min_sample``.
 
 On virtual CPU devices (one host) every device's local product shares the host's cores, and a
 collective is a copy through host memory with a barrier: the timings measure the algorithm's
@@ -34,13 +34,13 @@ from ...registry import Registry
 from ..results import TABLES
 
 #: event sets a case rotates through (a new set at every call)
-ROTATE = 8
+EVENT_SETS = 8
 SCALINGS = ("strong", "weak")
 PHASES = ("total", "local", "comm", "unsharded")
 
 
 @dataclass(frozen=True)
-class ScalingGrid:
+class ShardedGrid:
     name: str
     devices: tuple = (1, 2, 4, 8)
     n_strong: int = 16384
@@ -59,16 +59,16 @@ class ScalingGrid:
     seed: int = 0
 
 
-SCALING_GRIDS: Registry[ScalingGrid] = Registry("scaling grid")
+SHARDED_GRIDS: Registry[ShardedGrid] = Registry("scaling grid")
 for _g in (
-    ScalingGrid("tiny", devices=(1, 2), n_strong=256, n_per_device=128, conn_num=16, active=0.05, repeats=2,
+    ShardedGrid("tiny", devices=(1, 2), n_strong=256, n_per_device=128, conn_num=16, active=0.05, repeats=2,
                 min_sample=1e-4, families=("csr", "jitc_scalar_c")),
     # asv's: one family per storage and orientation, minutes
-    ScalingGrid("asv", n_strong=8192, n_per_device=1024, conn_num=200, repeats=5,
+    ShardedGrid("asv", n_strong=8192, n_per_device=1024, conn_num=200, repeats=5,
                 families=("dense", "csr", "csc", "fixed_per_pre", "jitc_scalar_r", "jitc_normal_c")),
-    ScalingGrid("scaling"),
+    ShardedGrid("scaling"),
 ):
-    SCALING_GRIDS.register(_g)
+    SHARDED_GRIDS.register(_g)
 
 
 @dataclass(frozen=True)
@@ -78,14 +78,14 @@ class ScalingCase:
     scaling: str
     n_devices: int
     n: int
-    grid: ScalingGrid
+    grid: ShardedGrid
 
     @property
     def conn_prob(self) -> float:
         return min(1.0, self.grid.conn_num / self.n)
 
 
-def scaling_cases(g: ScalingGrid, families=None):
+def scaling_cases(g: ShardedGrid, families=None):
     """Every case of the grid, those of one structure together."""
     from .validate import sharded_families
 
@@ -136,7 +136,7 @@ def measure_case(case: ScalingCase, conn) -> dict:
     S = shard(conn, mesh)
     vec = case.product == "vecmat"
     spec = P(None, ax) if vec else P(ax, None)
-    host = [make_events(case.n, g.active, seed=g.seed + 1 + k, batch=g.batch) for k in range(ROTATE)]
+    host = [make_events(case.n, g.active, seed=g.seed + 1 + k, batch=g.batch) for k in range(EVENT_SETS)]
     host = [h if vec else h.T for h in host]  # (b, n) for events @ M, (n, b) for M @ events
     sharded_ev = [jax.device_put(h, NamedSharding(mesh, spec)) for h in host]
     whole_ev = [jax.device_put(h, NamedSharding(mesh, P())) for h in host]
@@ -201,7 +201,7 @@ def devices_label() -> str:
     return ", ".join(f"{sum(d.platform == k for d in jax.devices())} {k}" for k in kinds)
 
 
-def run(g: ScalingGrid, *, families=None, progress: bool = True) -> list[dict]:
+def run(g: ShardedGrid, *, families=None, progress: bool = True) -> list[dict]:
     """Every case of the grid in this process (the devices must exist already): one record each."""
     import jax
     from tqdm.auto import tqdm

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..results import TABLES, Output, Transaction, UsageError, metadata, newest_files, read_table, stamp
-from .bench import BENCH_COLUMNS, COLLECTIVE_COLUMNS, SCALING_GRIDS
-from .network import NETWORK_COLUMNS, NETWORK_PROFILES
-from .validate import SHARD_PROFILES, VALIDATE_COLUMNS
+from .bench import BENCH_COLUMNS, COLLECTIVE_COLUMNS, SHARDED_GRIDS
+from .network import NETWORK_COLUMNS, SHARDED_NETWORK_PROFILES
+from .validate import SHARDED_VALIDATION_PROFILES, VALIDATE_COLUMNS
 
 WHAT = ("validate", "bench", "collectives", "network", "model")
 
@@ -29,7 +29,7 @@ SHARD_TABLES = {key: TABLES.get(f"sharded-{key}")
 
 
 @dataclass
-class Options:
+class ShardedOptions:
     what: str = "validate"
     #: devices to run on (virtual CPU devices where JAX has only a CPU)
     devices: int = 8
@@ -43,7 +43,7 @@ class Options:
 
 
 @dataclass
-class Outcome:
+class ShardedOutcome:
     code: int
     frames: dict
     files: list
@@ -57,10 +57,10 @@ DEFAULT_PROFILE = {"validate": "full", "bench": "scaling", "collectives": "", "n
 
 
 def _registry(what):
-    return {"validate": SHARD_PROFILES, "bench": SCALING_GRIDS, "network": NETWORK_PROFILES}[what]
+    return {"validate": SHARDED_VALIDATION_PROFILES, "bench": SHARDED_GRIDS, "network": SHARDED_NETWORK_PROFILES}[what]
 
 
-def check(options: Options):
+def resolve_options(options: ShardedOptions):
     """The profile (or grid) of ``options``; :class:`UsageError` naming a bad value."""
     from ...catalogue import FAMILIES
 
@@ -95,11 +95,11 @@ def _devices(n: int) -> None:
     jax.config.update("jax_enable_x64", True)
 
 
-def run_command(options: Options) -> Outcome:
+def run_command(options: ShardedOptions) -> ShardedOutcome:
     """Run one part of ``evbench sharded`` and write its tables."""
     import pandas as pd
 
-    prof = check(options)
+    prof = resolve_options(options)
     folder = options.output.check()
     t0 = time.perf_counter()
     if options.what == "model":
@@ -138,7 +138,7 @@ def run_command(options: Options) -> Outcome:
                              metadata(seconds=seconds, what=options.what, profile=tag, source=options.source)))
     code = _summarise(options.what, frames)
     print(f"{seconds:.0f} s. Written: {', '.join(str(f) for f in files[:-1])}")
-    return Outcome(code, frames, files, seconds)
+    return ShardedOutcome(code, frames, files, seconds)
 
 
 def _validate(prof, options):
@@ -183,7 +183,7 @@ def _summarise(what, frames) -> int:
         print(ran.groupby(["n_devices", "check"]).status.value_counts().unstack(fill_value=0).to_string())
         bad = ran[ran.status != "pass"]
         if len(bad):
-            print(fixed_width(bad, ["family", "option", "product", "n_devices", "axis", "check", "status",
+            print(fixed_width(bad, ["family", "options", "product", "n_devices", "axis", "check", "status",
                                     "failing_case"]))
         return int(len(bad) > 0)
     if what == "bench":
@@ -227,7 +227,7 @@ def add_parser(sub) -> None:
     p.add_argument("--no-progress", action="store_true")
 
     def run(args):
-        return run_command(Options(args.what, args.devices, args.profile, args.family, args.source,
+        return run_command(ShardedOptions(args.what, args.devices, args.profile, args.family, args.source,
                                    output=Output(args.out, args.into), progress=not args.no_progress))
 
     p.set_defaults(run=run)

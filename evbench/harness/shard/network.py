@@ -17,7 +17,7 @@ from ..results import TABLES
 
 
 @dataclass(frozen=True)
-class NetworkProfile:
+class ShardedNetworkProfile:
     name: str
     models: tuple = ("coba",)
     families: tuple = ("fixed_prob", "jitc_scalar_r")
@@ -30,13 +30,13 @@ class NetworkProfile:
     sim_ms: float = 200.0
 
 
-NETWORK_PROFILES: Registry[NetworkProfile] = Registry("sharded network profile")
+SHARDED_NETWORK_PROFILES: Registry[ShardedNetworkProfile] = Registry("sharded network profile")
 for _p in (
-    NetworkProfile("tiny", families=("fixed_prob",), weights=("jittered",), dtypes=("float64",), devices=(2,),
+    ShardedNetworkProfile("tiny", families=("fixed_prob",), weights=("jittered",), dtypes=("float64",), devices=(2,),
                    scale=0.1, n_steps=100, sim_ms=10.0),
-    NetworkProfile("quick"),
+    ShardedNetworkProfile("quick"),
 ):
-    NETWORK_PROFILES.register(_p)
+    SHARDED_NETWORK_PROFILES.register(_p)
 
 
 def axes_for(family: str) -> tuple:
@@ -44,7 +44,7 @@ def axes_for(family: str) -> tuple:
     return ("rows",) if family.startswith("jitc") else ("rows", "cols")
 
 
-def network_rows(profile: NetworkProfile, *, progress: bool = True) -> list[dict]:
+def network_rows(profile: ShardedNetworkProfile, *, progress: bool = True) -> list[dict]:
     """Every setting of ``profile`` (the devices must exist already)."""
     from tqdm.auto import tqdm
 

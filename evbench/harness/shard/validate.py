@@ -1,7 +1,7 @@
 """Validation of the sharded products: sharded = unsharded, through the checks of
 :mod:`evbench.harness.checks`, on meshes of several devices.
 
-For every family that can be sharded × variant × mesh size × partitioned axis × reduction ×
+For every family that can be sharded × structure options × mesh size × partitioned axis × reduction ×
 dtype, one structure is built as the catalogue builds it, sharded with
 :func:`evbench.ops.shard.shard`, and each of the six catalogue products is checked:
 
@@ -32,11 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...catalogue import PRODUCTS, families, get_product
+from ...catalogue import PRODUCTS, FAMILIES, get_product
 from ...registry import Registry
 from ..cases import Built, Case
 from ..checks import (
-    TRANSPOSE_PARTNER, UNBATCHED, Outcome, Reference, check_batch, check_determinism, check_transpose, classify,
+    TRANSPOSE_PARTNER, UNBATCHED, CheckOutcome, Reference, check_batch, check_determinism, check_transpose, classify,
     compare_one, timed,
 )
 
@@ -46,7 +46,7 @@ SHARDED_STORAGES = ("dense", "csr", "fixed", "jitc")
 
 
 @dataclass(frozen=True)
-class ShardProfile:
+class ShardedValidationProfile:
     """Which cases a sharded validation runs. ``shape`` divides by every mesh size."""
 
     name: str
@@ -57,25 +57,25 @@ class ShardProfile:
     actives: tuple = (0.0, 0.05, 1.0)
     event_kinds: tuple = (("bool", "ones"), ("weight", "signed"))
     reductions: tuple = ("xla", "ordered")
-    #: "default": each family's default variant; "all": every variant
-    variants: str = "all"
-    #: "full": every mesh × dtype × reduction × variant; "covering": every family × axis at the
-    #: largest mesh in the first dtype with the first reduction and its default variant, then
+    #: "default": each family's default options; "all": every set of structure options
+    options: str = "all"
+    #: "full": every mesh × dtype × reduction × option set; "covering": every family × axis at the
+    #: largest mesh in the first dtype with the first reduction and its default options, then
     #: each other mesh, reduction and dtype once (on the first families), and each option value
     #: once (the first family that has it): every one appears, at a fraction of the compilations
     design: str = "full"
 
 
-SHARD_PROFILES: Registry[ShardProfile] = Registry("sharded validation profile")
-SHARD_PROFILES.register(ShardProfile("full", meshes=(2, 4, 8)))
+SHARDED_VALIDATION_PROFILES: Registry[ShardedValidationProfile] = Registry("sharded validation profile")
+SHARDED_VALIDATION_PROFILES.register(ShardedValidationProfile("full", meshes=(2, 4, 8)))
 # the CI gate: every family × product on 8 devices; each other mesh, dtype, reduction and
 # option value once
-SHARD_PROFILES.register(ShardProfile("ci", meshes=(2, 4, 8), design="covering"))
+SHARDED_VALIDATION_PROFILES.register(ShardedValidationProfile("ci", meshes=(2, 4, 8), design="covering"))
 
 
 def sharded_families():
     """The catalogue families whose structures can be sharded."""
-    return [f for f in families() if f.storage in SHARDED_STORAGES]
+    return [f for f in FAMILIES.all() if f.storage in SHARDED_STORAGES]
 
 
 def axes_of(fam) -> tuple:
@@ -93,14 +93,14 @@ class Setting:
     """One sharded structure to check."""
 
     family: str
-    variant: tuple
+    options: tuple
     n_devices: int
     axis: str
     reduction: str
     dtype: str
 
 
-def settings(profile: ShardProfile, names=None) -> list[Setting]:
+def settings(profile: ShardedValidationProfile, names=None) -> list[Setting]:
     """Every setting of ``profile`` for the families ``names`` (default: every shardable one)."""
     fams = [f for f in sharded_families() if not names or f.name in names]
     big, red0, dt0 = max(profile.meshes), profile.reductions[0], profile.dtypes[0]
@@ -111,19 +111,19 @@ def settings(profile: ShardProfile, names=None) -> list[Setting]:
     seen_options: set = set()
     out = []
     for i, fam in enumerate(fams):
-        default = tuple(sorted(fam.check_variant({}).items()))
-        variants = [default] if profile.variants == "default" else [tuple(sorted(v.items())) for v in fam.variants()]
+        default = tuple(sorted(fam.resolve_options({}).items()))
+        option_sets = [default] if profile.options == "default" else [tuple(sorted(v.items())) for v in fam.option_sets()]
         axes = axes_of(fam)
         if profile.design == "full":
             out += [Setting(fam.name, v, D, ax, red, dt) for v, D, ax, red, dt in
-                    itertools.product(variants, profile.meshes, axes, profile.reductions, profile.dtypes)]
+                    itertools.product(option_sets, profile.meshes, axes, profile.reductions, profile.dtypes)]
             continue
         out += [Setting(fam.name, default, big, ax, red0, dt0) for ax in axes]
         if i < len(extras):
             D, red, dt = extras[i]
             out.append(Setting(fam.name, default, D, axes[i % len(axes)], red, dt))
         seen_options.update(default)
-        for k, v in enumerate(x for x in variants if not set(x) <= seen_options):  # each option value once
+        for k, v in enumerate(x for x in option_sets if not set(x) <= seen_options):  # each option value once
             seen_options.update(v)
             out.append(Setting(fam.name, v, profile.meshes[(i + k) % len(profile.meshes)], axes[0], red0,
                                profile.dtypes[(i + k) % len(profile.dtypes)]))
@@ -132,7 +132,7 @@ def settings(profile: ShardProfile, names=None) -> list[Setting]:
 
 def _case(profile, s: Setting, dtype_events, values, active) -> Case:
     return Case(s.family, tuple(profile.shape), profile.conn_prob, 0, s.dtype, dtype_events, values, active,
-                variant=s.variant)
+                options=s.options)
 
 
 def _impl(conn, product):
@@ -141,7 +141,7 @@ def _impl(conn, product):
     return Implementation(apply=product.run, operand=conn)
 
 
-def check_setting(profile: ShardProfile, s: Setting, mesh) -> list[dict]:
+def check_setting(profile: ShardedValidationProfile, s: Setting, mesh) -> list[dict]:
     """Every check of every product for one setting: one row per product × check."""
     from ...ops.shard import shard
 
@@ -153,7 +153,7 @@ def check_setting(profile: ShardProfile, s: Setting, mesh) -> list[dict]:
         again = shard(base_case.build(), mesh, axis=s.axis, reduction=s.reduction)
     except Exception as exc:  # a setting that cannot be sharded is a result
         status, why = classify(exc)
-        return [_row(s, p, None, check, Outcome(status if status != "unsupported" else "error", detail=why))
+        return [_row(s, p, None, check, CheckOutcome(status if status != "unsupported" else "error", detail=why))
                 for p in PRODUCTS for check in SHARD_CHECKS]
     build_s = time.perf_counter() - t0
     impls = {p.key: _impl(sharded, p) for p in PRODUCTS}
@@ -177,7 +177,7 @@ def check_setting(profile: ShardProfile, s: Setting, mesh) -> list[dict]:
     return rows
 
 
-def _equivalence(profile, s, product, impl, native, ref) -> Outcome:
+def _equivalence(profile, s, product, impl, native, ref) -> CheckOutcome:
     """Every event case: sharded against the reference (bound) and the unsharded product
     (twice the bound); ``detail`` says whether all were bitwise equal to the unsharded."""
     from ...tolerance import compare
@@ -198,14 +198,14 @@ def _equivalence(profile, s, product, impl, native, ref) -> Outcome:
             failed += 1
             failing = failing or case.describe() + ("" if ok else " (against the reference)") + (
                 "" if ok2 else " (against the unsharded product)")
-    return Outcome("pass" if failed == 0 else "FAIL", cases, failed, *worst, failing_case=failing,
+    return CheckOutcome("pass" if failed == 0 else "FAIL", cases, failed, *worst, failing_case=failing,
                    detail="bitwise equal to the unsharded product" if bitwise else "within the bound of the unsharded")
 
 
-def _row(s: Setting, product, sharded, check, out: Outcome, build_s=float("nan")) -> dict:
+def _row(s: Setting, product, sharded, check, out: CheckOutcome, build_s=float("nan")) -> dict:
     # the product of M itself that ``product`` computes (M.T @ events is events @ M)
     comm = sharded.communication("vecmat" if product.input_axis == "rows" else "matvec") if sharded is not None else ""
-    return dict(family=s.family, option=",".join(f"{k}={v}" for k, v in s.variant), product=product.expr,
+    return dict(family=s.family, options=",".join(f"{k}={v}" for k, v in s.options), product=product.expr,
                 product_key=product.key, n_devices=s.n_devices, axis=s.axis, communication=comm,
                 reduction=s.reduction, dtype=s.dtype, check=check, status=out.status, cases=out.cases,
                 failed=out.failed, max_error=out.max_error, tolerance=out.tolerance, worst_ratio=out.worst_ratio,
@@ -216,13 +216,13 @@ def _row(s: Setting, product, sharded, check, out: Outcome, build_s=float("nan")
 def unsupported_rows(n_devices: int) -> list[dict]:
     """One row per family that cannot be sharded, saying why."""
     rows = []
-    for fam in families():
+    for fam in FAMILIES.all():
         if fam.storage in SHARDED_STORAGES:
             continue
         why = (f"{fam.name}: a COO list is unordered (no block of rows or columns to cut)"
                if fam.storage == "coo" else f"{fam.name}: storage {fam.storage!r} has no sharded form")
         for p in PRODUCTS:
-            rows.append(dict(family=fam.name, option="", product=p.expr, product_key=p.key, n_devices=n_devices,
+            rows.append(dict(family=fam.name, options="", product=p.expr, product_key=p.key, n_devices=n_devices,
                              axis="", communication="", reduction="", dtype="", check="equivalence",
                              status="unsupported", cases=0, failed=0, max_error=np.nan, tolerance=np.nan,
                              worst_ratio=np.nan, bitwise_unsharded=None, detail=why, failing_case="", seconds=0.0,
@@ -230,7 +230,7 @@ def unsupported_rows(n_devices: int) -> list[dict]:
     return rows
 
 
-def validate(profile: ShardProfile, names=None, *, progress: bool = True):
+def validate(profile: ShardedValidationProfile, names=None, *, progress: bool = True):
     """Every setting of ``profile`` (the devices must exist already): the rows as a frame."""
     import pandas as pd
     from tqdm.auto import tqdm

@@ -22,9 +22,9 @@ def virtual_cpu_devices(n: int) -> int:
     """
     import jax
 
-    from ..._checks import check_int
+    from ..._arguments import ensure_int
 
-    n = check_int("n", n, minimum=1)
+    n = ensure_int("n", n, minimum=1)
     try:
         jax.config.update("jax_num_cpu_devices", n)
     except RuntimeError:
@@ -43,12 +43,12 @@ def device_mesh(n_devices: int | None = None, *, devices=None, axis_name: str = 
     import jax
     from jax.sharding import Mesh
 
-    from ..._checks import check_int
+    from ..._arguments import ensure_int
 
     devices = list(jax.devices() if devices is None else devices)
     if n_devices is None:
         n_devices = len(devices)
-    n_devices = check_int("n_devices", n_devices, minimum=1)
+    n_devices = ensure_int("n_devices", n_devices, minimum=1)
     if n_devices > len(devices):
         raise ValueError(f"n_devices={n_devices}, but only {len(devices)} devices are available "
                          f"({', '.join(sorted({d.platform for d in devices}))}); on the CPU, "

@@ -1,4 +1,4 @@
-"""Argument checks shared by the whole package.
+"""Argument checking shared by the whole package: ``ensure_*`` return a checked value.
 
 Every check raises ``ValueError`` or ``TypeError`` naming the argument and the value it got,
 so that bad input never reaches an operator as silently broadcast or truncated data.
@@ -17,7 +17,7 @@ def _show(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def check_int(name: str, value, *, minimum: int | None = None) -> int:
+def ensure_int(name: str, value, *, minimum: int | None = None) -> int:
     """Return ``value`` as a Python int; reject bools, floats and values below ``minimum``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
         raise TypeError(f"{name} must be an integer, got {_show(value)} of type {type(value).__name__}")
@@ -27,14 +27,14 @@ def check_int(name: str, value, *, minimum: int | None = None) -> int:
     return value
 
 
-def check_shape(name: str, value) -> tuple[int, int]:
+def ensure_shape(name: str, value) -> tuple[int, int]:
     """A 2-D matrix shape of positive sizes."""
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise ValueError(f"{name} must be a pair (n_rows, n_cols), got {_show(value)}")
-    return (check_int(f"{name}[0]", value[0], minimum=1), check_int(f"{name}[1]", value[1], minimum=1))
+    return (ensure_int(f"{name}[0]", value[0], minimum=1), ensure_int(f"{name}[1]", value[1], minimum=1))
 
 
-def check_prob(name: str, value) -> float:
+def ensure_prob(name: str, value) -> float:
     """A probability in [0, 1]."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"{name} must be a real number in [0, 1], got {_show(value)}")
@@ -44,7 +44,7 @@ def check_prob(name: str, value) -> float:
     return value
 
 
-def check_finite_scalar(name: str, value) -> float:
+def ensure_finite_scalar(name: str, value) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"{name} must be a real number, got {_show(value)}")
     value = float(value)
@@ -53,7 +53,7 @@ def check_finite_scalar(name: str, value) -> float:
     return value
 
 
-def check_dtype(name: str, value) -> np.dtype:
+def ensure_dtype(name: str, value) -> np.dtype:
     """float32 or float64, given as a string or dtype."""
     try:
         dtype = np.dtype(value)
@@ -72,15 +72,15 @@ def check_dtype(name: str, value) -> np.dtype:
     return dtype
 
 
-def check_finite_array(name: str, value) -> None:
+def ensure_finite_array(name: str, value) -> None:
     arr = np.asarray(value)
     if arr.size and not np.all(np.isfinite(arr)):
         bad = np.flatnonzero(~np.isfinite(arr.ravel()))[0]
         raise ValueError(f"{name} must be finite, got {arr.ravel()[bad]!r} at flat index {bad}")
 
 
-def check_seed(name: str, value) -> int:
-    seed = check_int(name, value, minimum=0)
+def ensure_seed(name: str, value) -> int:
+    seed = ensure_int(name, value, minimum=0)
     if seed >= 2**32:
         raise ValueError(f"{name} must be < 2**32, got {seed}")
     return seed

@@ -1,4 +1,5 @@
-"""Statistical checks of connectivity a backend draws itself, against the law it documents.
+"""Statistical tests of connectivity a backend draws itself, against the law it documents (the
+conformance check ``statistics`` runs them).
 
 Every acceptance bound comes from the sampling distribution under that law, split
 (Bonferroni) over the sub-tests so that a correct generator fails a whole check with
