@@ -17,7 +17,7 @@ import jax
 from evbench.harness import bench
 from evbench.catalogue import PRODUCTS, get_family
 
-from ._sweep import BACKENDS, FAMILIES, GRID, Sweep
+from ._sweep import BACKEND_FILTER, FAMILY_FILTER, GRID, Sweep
 
 
 def memory_product(family: str) -> str:
@@ -28,8 +28,8 @@ def memory_product(family: str) -> str:
 
 
 class _Memory(Sweep):
-    params = bench.suite_params(GRID, next(p for p in PRODUCTS if not p.batched), families=FAMILIES,
-                                backends=BACKENDS)
+    params = bench.suite_params(GRID, next(p for p in PRODUCTS if not p.batched), families=FAMILY_FILTER,
+                                backends=BACKEND_FILTER)
 
     def case(self, params) -> bench.BenchCase:
         return bench.case_from_params(memory_product(params[0]), *params, workload=GRID.workload)

@@ -28,13 +28,13 @@ from evbench.harness.shard.command import SHARD_TABLES
 from evbench.harness.shard.validate import sharded_families
 
 GRID = SHARDED_GRIDS.get(os.environ.get("EVBENCH_SHARDED_GRID") or "asv")
-FAMILIES = bench.env_filter("EVBENCH_FAMILY")
+FAMILY_FILTER = bench.env_filter("EVBENCH_FAMILY")
 SIDECAR = Path(__file__).resolve().parents[1] / "results" / "asv-meta"
 
 
 def _families():
     names = [f.name for f in sharded_families()]
-    chosen = FAMILIES or GRID.families
+    chosen = FAMILY_FILTER or GRID.families
     return [n for n in names if not chosen or n in chosen]
 
 
