@@ -201,6 +201,65 @@ def _qif_tts(jnp, v, drive):
     return jnp.where(pos, osc, jnp.where(neg, exc, zero))
 
 
+def _lif_free(jnp, v, p, t_free, s, t1, active, interpolate):
+    """An LIF step's free evolution: ``(crossed, spike time, end of refractoriness, membrane at
+    the step's end, membrane at the end without a spike)``."""
+    tau, v_th, v_reset, t_ref, mu = p["tau"], p["v_th"], p["v_reset"], p["t_ref"], p["mu"]
+    v_free = mu + (v - mu) * jnp.exp(-s / tau)
+    crossed = active & (v_free >= v_th)
+    if interpolate == "exact":
+        tts = tau * jnp.log((mu - v) / jnp.where(crossed, mu - v_th, 1.0))
+        ts = t_free + jnp.clip(tts, 0, s)
+    elif interpolate == "linear":
+        frac = (v_th - v) / jnp.where(crossed, v_free - v, 1.0)
+        ts = t_free + s * jnp.clip(frac, 0, 1)
+    else:
+        ts = t1
+    ts = jnp.where(crossed, ts, t1)
+    re = ts + t_ref
+    after = jnp.where(re < t1, mu + (v_reset - mu) * jnp.exp(-(t1 - re) / tau), v_reset)
+    return crossed, ts, re, jnp.where(crossed, after, v_free), v_free
+
+
+def _qif_free(jnp, v, p, t_free, s, t1, active, interpolate):
+    """A QIF step's free evolution, as :func:`_lif_free` (the spike at ``v = +inf``, the reset
+    to ``-inf``)."""
+    tau, t_ref, drive = p["tau"], p["t_ref"], p["drive"]
+    tts = tau * _qif_tts(jnp, v, drive)
+    crossed = active & (tts <= s)
+    v_free = _qif_evolve(jnp, v, s / tau, drive)
+    if interpolate == "exact":
+        ts = t_free + jnp.clip(tts, 0, s)
+    elif interpolate == "linear":
+        th0 = 2 * jnp.arctan(v)
+        rest = jnp.maximum(s - jnp.where(crossed, tts, 0), 0)
+        th1 = 2 * jnp.pi + 2 * jnp.arctan(_qif_evolve(jnp, jnp.full_like(v, -jnp.inf), rest / tau, drive))
+        frac = (jnp.pi - th0) / jnp.where(crossed, th1 - th0, 1.0)
+        ts = t_free + s * jnp.clip(frac, 0, 1)
+    else:
+        ts = t1
+    ts = jnp.where(crossed, ts, t1)
+    re = ts + t_ref
+    after = jnp.where(re < t1, _qif_evolve(jnp, jnp.full_like(v, -jnp.inf), (t1 - re) / tau, drive), -jnp.inf)
+    return crossed, ts, re, jnp.where(crossed, after, v_free), v_free
+
+
+def _after_input(jnp, model, v1, v_free, crossed, inp, ref_end, t1, p):
+    """The step's delivered input added outside refractoriness; an LIF neuron it brings to
+    threshold spikes at the step's end (a boundary spike): ``(membrane, end of refractoriness,
+    boundary spikes, the value those carry next step, the membrane checked)``."""
+    dt, tau, v_th, v_reset, t_ref = p["dt"], p["tau"], p["v_th"], p["v_reset"], p["t_ref"]
+    receive = ~(t1 < ref_end)
+    v2 = v1 + jnp.where(receive, inp, 0)
+    if model == "lif":
+        boundary = receive & (v2 >= v_th)
+        v_chk = v2
+        v2 = jnp.where(boundary, v_reset, v2)
+        ref_end = jnp.where(boundary, t1 + t_ref, ref_end)
+        return v2, ref_end, boundary, jnp.exp(-dt / tau) * jnp.ones_like(v2), v_chk
+    return v2, ref_end, jnp.zeros_like(crossed), jnp.ones_like(v2), jnp.where(crossed, jnp.inf, v_free)
+
+
 @lru_cache(maxsize=64)
 def _chunk_fn(model, interpolate, weighted, n_buf, dtype, record, fn_key):
     """The jit-compiled scan over ``CHUNK`` steps (cached by its static configuration)."""
@@ -209,74 +268,26 @@ def _chunk_fn(model, interpolate, weighted, n_buf, dtype, record, fn_key):
 
     op = _OPS[fn_key][1]
     dt_ = jnp.dtype(dtype)
+    free = _lif_free if model == "lif" else _qif_free
 
     def step(c, n, p):
         v, ref_end, carry_spk, carry_val, buf = c
-        dt, tau, v_th, v_reset, t_ref = p["dt"], p["tau"], p["v_th"], p["v_reset"], p["t_ref"]
-        t0 = n.astype(dt_) * dt
-        t1 = (n + 1).astype(dt_) * dt
+        t0 = n.astype(dt_) * p["dt"]
+        t1 = (n + 1).astype(dt_) * p["dt"]
         t_free = jnp.maximum(t0, ref_end)
         s = jnp.maximum(t1 - t_free, 0)
-        active = t1 > t_free
-        if model == "lif":
-            mu = p["mu"]
-            v_free = mu + (v - mu) * jnp.exp(-s / tau)
-            crossed = active & (v_free >= v_th)
-            if interpolate == "exact":
-                tts = tau * jnp.log((mu - v) / jnp.where(crossed, mu - v_th, 1.0))
-                ts = t_free + jnp.clip(tts, 0, s)
-            elif interpolate == "linear":
-                frac = (v_th - v) / jnp.where(crossed, v_free - v, 1.0)
-                ts = t_free + s * jnp.clip(frac, 0, 1)
-            else:
-                ts = t1
-            ts = jnp.where(crossed, ts, t1)
-            re = ts + t_ref
-            after = jnp.where(re < t1, mu + (v_reset - mu) * jnp.exp(-(t1 - re) / tau), v_reset)
-            v1 = jnp.where(crossed, after, v_free)
-        else:
-            drive = p["drive"]
-            tts = tau * _qif_tts(jnp, v, drive)
-            crossed = active & (tts <= s)
-            v_free = _qif_evolve(jnp, v, s / tau, drive)
-            if interpolate == "exact":
-                ts = t_free + jnp.clip(tts, 0, s)
-            elif interpolate == "linear":
-                th0 = 2 * jnp.arctan(v)
-                rest = jnp.maximum(s - jnp.where(crossed, tts, 0), 0)
-                th1 = 2 * jnp.pi + 2 * jnp.arctan(_qif_evolve(jnp, jnp.full_like(v, -jnp.inf), rest / tau, drive))
-                frac = (jnp.pi - th0) / jnp.where(crossed, th1 - th0, 1.0)
-                ts = t_free + s * jnp.clip(frac, 0, 1)
-            else:
-                ts = t1
-            ts = jnp.where(crossed, ts, t1)
-            re = ts + t_ref
-            after = jnp.where(re < t1, _qif_evolve(jnp, jnp.full_like(v, -jnp.inf), (t1 - re) / tau, drive), -jnp.inf)
-            v1 = jnp.where(crossed, after, v_free)
+        crossed, ts, re, v1, v_free = free(jnp, v, p, t_free, s, t1, t1 > t_free, interpolate)
         ref_end = jnp.where(crossed, re, ref_end)
         # spikes of this step for delivery: free crossings, and the boundary spikes at t0
         spk = crossed | carry_spk
         if weighted:
-            val = jnp.where(crossed, jnp.exp(-(t1 - ts) / tau), carry_val)
+            val = jnp.where(crossed, jnp.exp(-(t1 - ts) / p["tau"]), carry_val)
             ev = jnp.where(spk, val, 0).astype(dt_)
         else:
             ev = spk
-        slot = n % n_buf
-        buf = buf.at[slot].set(ev)
-        out_ev = buf[(n - (n_buf - 1)) % n_buf]
-        inp = op(out_ev).astype(dt_)
-        receive = ~(t1 < ref_end)
-        v2 = v1 + jnp.where(receive, inp, 0)
-        if model == "lif":
-            boundary = receive & (v2 >= v_th)
-            v_chk = v2
-            v2 = jnp.where(boundary, v_reset, v2)
-            ref_end = jnp.where(boundary, t1 + t_ref, ref_end)
-            new_val = jnp.exp(-dt / tau) * jnp.ones_like(v2)
-        else:
-            boundary = jnp.zeros_like(crossed)
-            v_chk = jnp.where(crossed, jnp.inf, v_free)
-            new_val = jnp.ones_like(v2)
+        buf = buf.at[n % n_buf].set(ev)
+        inp = op(buf[(n - (n_buf - 1)) % n_buf]).astype(dt_)
+        v2, ref_end, boundary, new_val, v_chk = _after_input(jnp, model, v1, v_free, crossed, inp, ref_end, t1, p)
         out = (crossed, ts, boundary)
         if record:
             out = out + (v_chk, inp)
