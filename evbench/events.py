@@ -12,7 +12,7 @@ the events cast to the weight dtype::
 
 only the cost differs: an event-driven product touches the synapses of the active inputs
 alone. Other libraries differ here (some treat any positive float as a binary spike); the
-backends issue records what each of them actually computes.
+conformance check ``semantics`` records what each of them actually computes.
 
 Shapes: a spike vector is 1-D, ``(n,)``; a batch is 2-D, ``(batch, n)`` (one sample per row).
 Boolean events are accepted for any weight dtype; floating events must have the weight dtype

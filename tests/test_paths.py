@@ -33,7 +33,7 @@ def test_the_quick_profile_crosses_every_threshold(family):
 
 def _mutant():
     """csr_vecmat with a planted bug on the batch-grouping path: the last sample of the second and
-    later groups of a batch is dropped (what the issue planted)."""
+    later groups of a batch is dropped."""
     group = cpu.thresholds()["group_elements"]
     original = kernels.csr_vecmat
 

@@ -1,4 +1,4 @@
-"""Target 5's caveat, measured: a batch's time per sample against the vector product timed two
+"""A batch's time per sample against the vector product timed two
 ways, in one process: repeating the same events (what the benchmarks do: the active rows stay
 in the cache between calls) and with new events at every call (as in a simulation).
 

@@ -1,5 +1,5 @@
-"""Speed of evbench's native products on a GPU against brainevent and the dense XLA product
-(issue 14), with the issue's targets evaluated on the run itself.
+"""Speed of evbench's native products on a GPU against brainevent and the dense XLA product,
+with the GPU performance targets (README, "On a GPU") evaluated on the run itself.
 
     python tools/gpu_perf.py [--out results] [--budget 400]      # on a GPU machine
     python tools/gpu_perf.py --smoke                             # tiny grid, CPU, GPU mode forced
@@ -8,7 +8,7 @@
 Grid: n ∈ {10⁴, 10⁵} square structures, 100 and 1,000 connections per row, 0.1 / 1 / 5 %
 active inputs, vectors and batches of 64, every family's event-driven products (``events @ M``
 for row-driven families, ``M @ events`` for column-driven ones, both for dense weights; COO has
-none), float32 weights (the catalogue's default variant), boolean spikes.
+none), float32 weights (the catalogue's default structure options), boolean spikes.
 
 Backends, each ``jax.jit``-compiled with the structure and the events as arguments:
 
@@ -59,13 +59,18 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from evbench.catalogue import FAMILIES  # noqa: E402
+
 GRID = dict(n=(10_000, 100_000), conn=(100, 1000), active=(0.001, 0.01, 0.05), batch=(1, 64))
 SMOKE = dict(n=(400,), conn=(8,), active=(0.01, 0.05), batch=(1, 4))
-ROW_FAMILIES = ("csr", "fixed_per_pre", "fixed_prob", "jitc_scalar_r", "jitc_normal_r", "jitc_uniform_r")
-COL_FAMILIES = ("csc", "fixed_per_post", "jitc_scalar_c", "jitc_normal_c", "jitc_uniform_c")
-BACKENDS = ("native", "brainevent", "dense")
+#: the families whose event-driven product is ``events @ M`` (rows) or ``M @ events`` (cols)
+ROW_FAMILIES = tuple(f.name for f in FAMILIES.all() if f.event_driven == "rows")
+COL_FAMILIES = tuple(f.name for f in FAMILIES.all() if f.event_driven == "cols")
+COMPARED = ("native", "brainevent", "dense")
 N_EVENTS = 16
-TARGET2_FAMILIES = ("csr", "fixed_prob", "fixed_per_pre")
+#: the stored row-driven structures, whose events @ M is held to the bandwidth target
+STORED_ROW_FAMILIES = tuple(f.name for f in FAMILIES.all()
+                            if f.event_driven == "rows" and f.storage in ("csr", "fixed"))
 FIELDS = ("family", "product", "n", "conn", "active", "batch", "backend", "status", "active_fraction",
           "compile_s", "median_s", "q25_s", "q75_s", "rounds", "same_bits", "rel_diff_brainevent", "synapses",
           "touched_bytes", "dense_bytes", "achieved_gb_s", "bandwidth_fraction", "note")
@@ -420,7 +425,7 @@ def _t(row):
 
 
 def targets(rows, bandwidth):
-    """``[(number, what, holds, points, worst, misses)]`` of the issue's four targets."""
+    """``[(number, what, holds, points, worst, misses)]`` of the four GPU performance targets."""
     out = []
     pts = points(rows)
 
@@ -441,7 +446,7 @@ def targets(rows, bandwidth):
         if be is not None:
             one.append((label(k), nat / be, nat <= be))
         r = p["native"]
-        if k[0] in TARGET2_FAMILIES and k[1] == "vecmat" and k[4] >= 0.05 and r["touched_bytes"]:
+        if k[0] in STORED_ROW_FAMILIES and k[1] == "vecmat" and k[4] >= 0.05 and r["touched_bytes"]:
             ideal = r["touched_bytes"] / bandwidth
             two.append((label(k), nat / (2 * ideal), nat <= 2 * ideal))
         if de is not None and r["dense_bytes"] and r["touched_bytes"] and r["dense_bytes"] >= 10 * r["touched_bytes"]:
@@ -486,9 +491,9 @@ def markdown(rows, meta) -> str:
               "| family | product | n | conn | active | batch | native | brainevent | dense | nat/be | nat/dense "
               "| GB/s | bw | compile s | status |", "| " + " | ".join(["---"] * 15) + " |"]
     for k, p in points(rows).items():
-        nat, be, de = (_t(p.get(b)) for b in BACKENDS)
+        nat, be, de = (_t(p.get(b)) for b in COMPARED)
         r = p.get("native", {})
-        bad = "; ".join(f"{b}: {p[b]['status']}" for b in BACKENDS if b in p and p[b]["status"] != "ok")
+        bad = "; ".join(f"{b}: {p[b]['status']}" for b in COMPARED if b in p and p[b]["status"] != "ok")
         lines.append("| " + " | ".join([k[0], k[1], str(k[2]), str(k[3]), f"{k[4]:g}", str(k[5]),
                                         f(nat and nat * 1e3), f(be and be * 1e3), f(de and de * 1e3),
                                         f(nat / be if nat and be else None), f(nat / de if nat and de else None),
@@ -552,7 +557,7 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=float, default=None, help="seconds for the whole grid (default 400)")
     ap.add_argument("--max-time", type=float, default=0.25, help="seconds of timed rounds per point and backend")
     ap.add_argument("--family", action="append", help="families to run (repeatable; default all)")
-    ap.add_argument("--backend", action="append", choices=BACKENDS, help="backends (repeatable; default all)")
+    ap.add_argument("--backend", action="append", choices=COMPARED, help="backends (repeatable; default all)")
     ap.add_argument("--n", action="append", type=int, help="sizes (repeatable; default 10^4 and 10^5)")
     ap.add_argument("--cpu-compare", action="store_true",
                     help="only time the GPU formulations against the portable products on the CPU (a few points)")
@@ -574,7 +579,7 @@ def main(argv=None) -> int:
     unknown = set(families) - set(("dense",) + ROW_FAMILIES + COL_FAMILIES)
     if unknown:
         ap.error(f"unknown or not event-driven families: {sorted(unknown)}")
-    backends = tuple(args.backend or BACKENDS)
+    backends = tuple(args.backend or COMPARED)
     device = jax.devices()[0]
     if not args.smoke and device.platform not in ("gpu", "cuda", "rocm"):
         print(f"warning: JAX's device is {device.platform}, not a GPU (use --smoke for a CPU check)", file=sys.stderr)

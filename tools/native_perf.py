@@ -8,8 +8,8 @@ probability 1 and 10 %; batch 16, 64; float32), for each family the event-driven
 (``events @ M`` and its batch for row-driven families, ``M @ events`` and its batch for
 column-driven ones; both for dense weights), backends native, brainevent (``BinaryArray``
 events, its event-driven form) and dense (XLA matmul of the materialised matrix, skipped where
-the matrix does not fit). Extra jobs: dense weights at 10 and 20 % active (target 3); the
-products against the generation axis of the just-in-time families at n ≤ 10⁴ (target 4).
+the matrix does not fit). Extra jobs: dense weights at 10 and 20 % active; the products against
+the generation axis of the just-in-time families at n ≤ 10⁴.
 
 Not run (see the README): structures stored in O(synapses) memory at n = 10⁵ with 10 %
 connectivity (10⁹ synapses, 8 GB plus the peer's copy, beyond this shared machine's free
@@ -31,12 +31,16 @@ from pathlib import Path
 
 import numpy as np
 
-ROWS = ("dense", "coo", "csr", "fixed_per_pre", "fixed_prob", "jitc_scalar_r", "jitc_normal_r", "jitc_uniform_r")
-COLS = ("dense", "csc", "fixed_per_post", "jitc_scalar_c", "jitc_normal_c", "jitc_uniform_c")
-JITC_R = ("jitc_scalar_r", "jitc_normal_r", "jitc_uniform_r")
-JITC_C = ("jitc_scalar_c", "jitc_normal_c", "jitc_uniform_c")
+from evbench.catalogue import FAMILIES
+
+#: the families whose events @ M is timed (row-driven, dense, and COO, driven by neither) and
+#: those whose M @ events is
+ROWS = tuple(f.name for f in FAMILIES.all() if f.event_driven in ("rows", "both", "none"))
+COLS = tuple(f.name for f in FAMILIES.all() if f.event_driven in ("cols", "both"))
+JITC_R = tuple(f.name for f in FAMILIES.all() if f.storage == "jitc" and f.orientation == "rows")
+JITC_C = tuple(f.name for f in FAMILIES.all() if f.storage == "jitc" and f.orientation == "cols")
 JITC = JITC_R + JITC_C
-BACKENDS = ("native", "brainevent", "dense")
+COMPARED = ("native", "brainevent", "dense")
 ROW_PRODUCTS, COL_PRODUCTS = ("vecmat", "vecmat_batch"), ("matvec", "matvec_batch")
 
 
@@ -66,10 +70,10 @@ def jobs(quick: bool = False):
             out.append((label, dataclasses.replace(grid, active=(0.01,)), fams, bes, batched))
 
     for fams, prods in ((ROWS, ROW_PRODUCTS), (COLS, COL_PRODUCTS)):
-        add("event-driven", small, fams, BACKENDS, prods)
+        add("event-driven", small, fams, COMPARED, prods)
         if large:
             g1 = dataclasses.replace(std, n=large, conn_prob=(0.01,))
-            add("event-driven", g1, tuple(f for f in fams if f not in JITC and f != "coo"), BACKENDS, prods)
+            add("event-driven", g1, tuple(f for f in fams if f not in JITC and f != "coo"), COMPARED, prods)
             add("event-driven", g1, tuple(f for f in fams if f in JITC), ("native",), prods)
             add("event-driven", dataclasses.replace(g1, active=(0.01,)), tuple(f for f in fams if f in JITC)[:1],
                 ("brainevent",), prods[:1])
@@ -78,7 +82,7 @@ def jobs(quick: bool = False):
     if not quick:
         out.extend(corder_jobs())
         dense20 = dataclasses.replace(small, active=(0.1, 0.2), conn_prob=(0.1,), batch=(16,))
-        add("dense weights, 10-20 % active", dense20, ("dense",), BACKENDS, ("vecmat", "matvec"))
+        add("dense weights, 10-20 % active", dense20, ("dense",), COMPARED, ("vecmat", "matvec"))
         against = dataclasses.replace(small, active=(0.01,))
         add("against the generation axis", against, JITC_R, ("native", "brainevent"), ("matvec",))
         add("against the generation axis", against, JITC_C, ("native", "brainevent"), ("vecmat",))
@@ -130,8 +134,9 @@ CORDER = "brainevent corder=True (JITC R)"
 
 
 def targets(t):
-    """The issue's targets 1-5 evaluated on the table ``t``: one row each (holds at / out of,
-    worst ratio, the points that miss). Target 6 (memory) is not a timing: see the README."""
+    """The CPU performance targets 1-5 (README, "Native performance") evaluated on the table
+    ``t``: one row each (holds at / out of, worst ratio, the points that miss). Target 6
+    (memory) is not a timing: see the README."""
     import pandas as pd
 
     rows = []
