@@ -61,32 +61,19 @@ def _backends():
 # -- the commands -------------------------------------------------------------------------------
 
 
-def _catalogue(args) -> int:
-    import pandas as pd
-
-    from .catalogue import PRODUCTS, FAMILIES
-    from .harness.console import fixed_width
-
-    rows = []
-    for fam in FAMILIES.all():
-        rows.append(dict(
-            family=fam.name, structure=fam.title,
-            products=", ".join(p.expr + ("*" if fam.event_driven_for(p) else "") for p in PRODUCTS),
-            options="; ".join(f"{k}={'|'.join(map(str, v))}" for k, v in fam.options.items()) or "-",
-            peers="; ".join(f"{k}: {v}" for k, v in fam.peers.items()),
-        ))
-    frame = pd.DataFrame(rows)
-    print(fixed_width(frame, ["family", "structure", "options", "peers"]))
-    print()
-    print(fixed_width(frame, ["family", "products"]))
-    print("\n* event-driven: costs O(active inputs), not O(stored synapses). Every product has a native\n"
-          "  implementation in evbench/ and a NumPy float64 reference in reference/.")
-    return 0
-
-
 def _add_catalogue(sub):
-    p = sub.add_parser("catalogue", help="list every operator family, its products and the backends")
-    p.set_defaults(run=_catalogue)
+    from .harness.listing import PARTS
+
+    p = sub.add_parser("catalogue", help="list the families and products, backends, checks, grids and profiles")
+    p.add_argument("--list", dest="parts", action="append", default=[], choices=[*PARTS, ALL], metavar="PART",
+                   help=f"only this part (repeatable; default: all); one of: {', '.join(PARTS)}")
+
+    def run(args):
+        from .harness import listing
+
+        return listing.run_command(listing.CatalogueOptions(args.parts))
+
+    p.set_defaults(run=run)
 
 
 def _add_validate(sub):

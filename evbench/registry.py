@@ -28,13 +28,20 @@ class Registry(Generic[T]):
         self._key = key
         self._items: dict[str, T] = {}
 
-    def register(self, item: T) -> T:
+    def register(self, item: T, *, before: str | None = None) -> T:
+        """Add ``item`` at the end, or just before the item called ``before``."""
         name = self._key(item)
         if name == ALL:
             raise ValueError(f"{self.what} name {ALL!r} is reserved: it selects every {self.what}")
         if name in self._items:
             raise ValueError(f"{self.what} {name!r} is already registered")
-        self._items[name] = item
+        if before is None:
+            self._items[name] = item
+            return item
+        self.get(before)
+        items = list(self._items.items())
+        at = [k for k, _ in items].index(before)
+        self._items = dict(items[:at] + [(name, item)] + items[at:])
         return item
 
     def unregister(self, name: str) -> T:
@@ -43,13 +50,13 @@ class Registry(Generic[T]):
         return self._items.pop(name)
 
     @contextlib.contextmanager
-    def added(self, *items: T):
+    def added(self, *items: T, before: str | None = None):
         """Register ``items`` for the duration of a ``with`` block (tests, recipes), then remove
         them again, whatever happens inside."""
         done = []
         try:
             for item in items:
-                done.append(self._key(self.register(item)))
+                done.append(self._key(self.register(item, before=before)))
             yield items[0] if len(items) == 1 else items
         finally:
             for name in reversed(done):

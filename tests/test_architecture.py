@@ -154,59 +154,86 @@ def test_the_asv_suites_cover_the_catalogue_products():
         assert keys == sorted(p.key for p in PRODUCTS), module.__name__
 
 
-def test_a_new_family_needs_only_its_structure_reference_and_catalogue_entry():
-    """The README's "Adding a family": a structure, a reference, one catalogue entry (here all
-    made inside the test, touching no other file); validation and the benchmarks then run it."""
-    import jax.numpy as jnp
-    import numpy as np
+#: the longest a function may be; the numba hot loops allowed past it say why here
+MAX_FUNCTION_LINES = 80
+LONGER_FUNCTIONS = {
+    # SparseProp's event loops: one compiled loop per model and rule, their shared blocks in
+    # inlined helpers; splitting a loop further would put its state through function calls in
+    # the hottest path
+    "evbench/spiking/sparseprop.py:_lif_loop": 110,
+    "evbench/spiking/sparseprop.py:_lif_loop_summed": 110,
+}
 
-    from evbench import catalogue
-    from evbench.harness import bench
-    from evbench.harness.conformance import conformance
-    from evbench.harness.profiles import ValidationProfile
-    from evbench.ops.base import Connectivity
 
-    class Diagonal(Connectivity):
-        """A diagonal matrix: event i reaches output i."""
+def _python_files():
+    for folder in ("evbench", "suites", "tools"):
+        yield from sorted((ROOT / folder).rglob("*.py"))
 
-        _leaf_fields = ("weights",)
 
-        def __init__(self, weights):
-            self._set(weights=jnp.asarray(weights), shape=(len(weights), len(weights)))
+def test_no_function_is_overlong():
+    long = {}
+    for path in _python_files():
+        rel = str(path.relative_to(ROOT))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > LONGER_FUNCTIONS.get(f"{rel}:{node.name}", MAX_FUNCTION_LINES):
+                    long[f"{rel}:{node.name}"] = n
+    assert long == {}
 
-        @property
-        def dtype(self):
-            return self.weights.dtype
 
-        def _dense(self):
-            return jnp.diag(self.weights)
+def test_no_class_name_is_defined_twice():
+    """One name per concept: a class name means one thing across the package."""
+    where: dict = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                where.setdefault(node.name, []).append(str(path.relative_to(ROOT)))
+    assert {name: files for name, files in where.items() if len(files) > 1} == {}
 
-        def _vecmat(self, S):
-            return S * self.weights[None, :]
 
-        def _matvec(self, S):
-            return self.weights[:, None] * S
+def _registries() -> dict:
+    from evbench.catalogue import FAMILIES, PRODUCT_REGISTRY
+    from evbench.harness.bench import GRIDS
+    from evbench.harness.checks import CHECKS
+    from evbench.harness.profiles import VALIDATION_PROFILES
+    from evbench.harness.report import SECTIONS
+    from evbench.harness.results import TABLES
+    from evbench.harness.spiketimes import SPIKETIME_PROFILES
+    from evbench.peers import BACKENDS
 
-    def generate(n_rows, n_cols, p, seed, dtype):
-        n = min(n_rows, n_cols)
-        return Diagonal(np.random.default_rng(seed).standard_normal(n).astype(dtype))
+    return {r.plural: r.names() for r in (FAMILIES, PRODUCT_REGISTRY, BACKENDS, CHECKS, GRIDS, VALIDATION_PROFILES,
+                                          SPIKETIME_PROFILES, TABLES, SECTIONS)}
 
-    def materialise(conn, f):  # the reference: NumPy only
-        w = np.asarray(conn.weights, np.float64)
-        return np.diag(np.where(w != 0, f(w), 0.0))
 
-    family = catalogue.Family("diagonal", "a diagonal matrix (test only)", generate, materialise,
-                              event_driven="both", storage="diagonal")
-    square = ValidationProfile(shapes=((1, 1), (7, 7)), conn_probs=(1.0,), actives=(0.0, 0.5, 1.0),
-                               event_kinds=(("bool", "ones"), ("weight", "signed")), dtypes=("float64",), seeds=(0,),
-                               design="covering", paths=False)
-    grid = bench.Grid("t", n=(64,), n_large=(), active=(0.1,), conn_num=(64,), batch=(2,), dtype=("float32",),
-                      devices=("cpu",), min_repeats=1, max_repeats=1, max_time=0.0, min_sample=0.0)
-    with catalogue.FAMILIES.added(family):
-        rows = conformance(["diagonal"], square, ["native", "dense", "scipy"], progress=False)
-        records = bench.run(grid, families=["diagonal"], backends=["native"], products=["vecmat"], progress=False)
-    assert "diagonal" not in catalogue.FAMILIES
-    eq = rows[rows.check == "equivalence"]
-    assert set(eq.family) == {"diagonal"} and set(eq.backend) == {"native", "dense", "scipy"}
-    assert set(eq.status) == {"pass"} and (eq.cases > 0).all()
-    assert [r["status"] for r in records] == ["ok"]
+def _literal_copies(text: str, registries: dict) -> list:
+    """Literal tuples, lists and sets of ``text`` that hold most names of a registry (at least
+    three, and 80 %): a second declaration of that list."""
+    out = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            names = {e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+            for what, registered in registries.items():
+                hit = names & set(registered)
+                if len(hit) >= 3 and len(hit) >= 0.8 * len(registered):
+                    out.append((node.lineno, what, sorted(hit)))
+    return out
+
+
+def test_each_list_is_declared_once():
+    """Families, products, backends, checks, grids, profiles, tables and report sections are each
+    declared in their registry; nothing else spells out their names as a list."""
+    registries = _registries()
+    copies = {}
+    for path in _python_files():
+        found = _literal_copies(path.read_text(), registries)
+        if found:
+            copies[str(path.relative_to(ROOT))] = found
+    assert copies == {}
+
+
+def test_the_list_finder_finds_a_second_list():
+    registries = {"checks": ("equivalence", "semantics", "transpose", "batch", "jit")}
+    assert _literal_copies('COLS = ("equivalence", "semantics", "transpose", "batch")', registries) == [
+        (1, "checks", ["batch", "equivalence", "semantics", "transpose"])]
+    assert _literal_copies('SOME = ("equivalence", "batch")', registries) == []

@@ -3,7 +3,7 @@
 validation tables' columns, the report and the CLI read it).
 
 Each check is declared once, at the end of this module, with a one-line description (``evbench
-catalogue --checks`` prints them); the functions above it do the work.
+catalogue --list checks`` prints them); the functions above it do the work.
 
 Status: ``pass``; ``FAIL`` (outside the bound, with the error, the tolerance and the smallest
 failing case); ``differs`` (semantics only: the backend does what it documents, which is not

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...registry import Registry
 from ..results import SPIKETIME_TABLES
 from . import (
     bandwidth, compiletime, conformance, history, machine, memory, noise, pytest_benchmark, scaling, sharded,
@@ -27,10 +28,11 @@ from .read import ReportError, Results, load
 from .speedup import BASELINE
 from .write import Report, write
 
-#: the sections, top to bottom
-SECTIONS: tuple[SectionSpec, ...] = tuple(m.SECTION for m in (
-    conformance, speedup, scaling, bandwidth, memory, compiletime, noise, spiketimes, sharded, history,
-    pytest_benchmark, machine))
+#: the sections, top to bottom (each module declares its ``SECTION``)
+SECTIONS: Registry[SectionSpec] = Registry("report section", key=lambda spec: spec.key)
+for _module in (conformance, speedup, scaling, bandwidth, memory, compiletime, noise, spiketimes, sharded, history,
+                pytest_benchmark, machine):
+    SECTIONS.register(_module.SECTION)
 
 
 def build(paths, out_dir=None, *, title: str = "evbench report") -> Report:
