@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-import reference as ref
+import evbench_reference as ref
 
 from . import _generate as gen
 from .ops.base import Connectivity

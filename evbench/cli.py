@@ -29,10 +29,11 @@ def _default_jobs() -> int:
     return min(2, os.cpu_count() or 1)
 
 
-def _choices(p, flag: str, names, what: str, *, all_=True, help_=None):
-    """A repeatable ``--flag NAME`` taking one of ``names`` (or ``all``)."""
+def _choices(p, flag: str, names, what: str, *, all_=True, help_=None, checked_later=False):
+    """A repeatable ``--flag NAME`` taking one of ``names`` (or ``all``). ``checked_later``: the
+    command checks the names itself (backends: a ``--plugin`` given on the same line adds to them)."""
     names = list(names) + ([ALL] if all_ else [])
-    p.add_argument(flag, action="append", default=[], choices=names, metavar="NAME",
+    p.add_argument(flag, action="append", default=[], choices=None if checked_later else names, metavar="NAME",
                    help=(help_ or f"only this {what} (repeatable; default: all)") + f"; one of: {', '.join(names)}")
 
 
@@ -40,6 +41,12 @@ def _output(p) -> None:
     """``--out`` (results root: files go to OUT/<machine>/) and ``--into`` (that folder itself)."""
     p.add_argument("--out", default="results", help="results root: files go to OUT/<machine>/ (default: results)")
     p.add_argument("--into", metavar="DIR", default=None, help="write the files into DIR itself (no machine folder)")
+
+
+def _junit(p) -> None:
+    p.add_argument("--junit-xml", metavar="PATH", default=None,
+                   help="also write the checks as JUnit XML for a CI system (one test case per check); "
+                        "$GITHUB_STEP_SUMMARY, where set, gets a Markdown summary")
 
 
 def _progress(p) -> None:
@@ -81,12 +88,13 @@ def _add_validate(sub):
 
     p = sub.add_parser("validate", help="check every operator against its NumPy float64 reference")
     _choices(p, "--family", _families(), "family")
-    _choices(p, "--backend", _backends(), "backend")
-    _choices(p, "--gate", _backends(), "backend",
+    _choices(p, "--backend", _backends(), "backend", checked_later=True)
+    _choices(p, "--gate", _backends(), "backend", checked_later=True,
              help_="a backend whose failures fail the run besides native (repeatable)")
     p.add_argument("--profile", choices=VALIDATION_PROFILES.names(), default="quick")
     p.add_argument("--jobs", type=_positive_int, default=_default_jobs(), metavar="N",
                    help="families checked in N processes at once (default: 2, or 1 on one core)")
+    _junit(p)
     _output(p)
     _progress(p)
 
@@ -96,7 +104,7 @@ def _add_validate(sub):
 
         return validate.run_command(validate.ValidateOptions(
             args.family, args.backend, args.gate, args.profile, args.jobs, Output(args.out, args.into),
-            not args.no_progress))
+            not args.no_progress, junit_xml=args.junit_xml))
 
     p.set_defaults(run=run)
 
@@ -111,7 +119,7 @@ def _add_bench(sub):
     sizes.add_argument("--full", dest="grid", action="store_const", const="full", help="the full grid (hours)")
     sizes.add_argument("--grid", dest="grid", choices=GRIDS.names(), help=f"a grid by name (default: {DEFAULT_GRID})")
     _choices(p, "--family", _families(), "family")
-    _choices(p, "--backend", _backends(), "backend")
+    _choices(p, "--backend", _backends(), "backend", checked_later=True)
     _choices(p, "--product", PRODUCT_REGISTRY.names(), "product")
     _choices(p, "--device", DEVICE_KINDS, "device kind",
              help_="only this device kind (repeatable; default: every kind JAX sees; all: also absent ones, "
@@ -180,7 +188,7 @@ def _add_run(sub):
                                    "write the report; all into OUT/<machine>/<UTC time>/, and OUT/latest points at "
                                    "the newest complete run.")
     _choices(p, "--family", _families(), "family")
-    _choices(p, "--backend", _backends(), "backend")
+    _choices(p, "--backend", _backends(), "backend", checked_later=True)
     _choices(p, "--device", DEVICE_KINDS, "device kind",
              help_="benchmark on this device kind (repeatable; default: every kind JAX sees)")
     p.add_argument("--grid", choices=GRIDS.names(), default=DEFAULT_GRID,
@@ -194,13 +202,17 @@ def _add_run(sub):
     p.add_argument("--out", default="results",
                    help="results root: the run goes to OUT/<machine>/<UTC time>/, OUT/latest points at it "
                         "(default: results)")
+    _choices(p, "--gate", _backends(), "backend", checked_later=True,
+             help_="a backend whose failures fail the run besides native (repeatable)")
+    _junit(p)
     _progress(p)
 
     def run(args):
         from .harness import run
 
         return run.run_command(run.RunOptions(args.family, args.backend, args.device, args.grid, args.profile,
-                                           args.skip, args.jobs, args.out, not args.no_progress))
+                                              args.skip, args.jobs, args.out, not args.no_progress,
+                                              gate=args.gate, junit_xml=args.junit_xml))
 
     p.set_defaults(run=run)
 
@@ -215,12 +227,35 @@ def _add_sharded(sub):
 COMMANDS = [_add_catalogue, _add_validate, _add_bench, _add_report, _add_run, _add_spiketimes, _add_sharded]
 
 
+_PLUGIN_HELP = ("load a backend from module:attribute (repeatable), as if its package declared it in the "
+                "evbench.backends entry points; processes the command starts load it too (EVBENCH_BACKENDS)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evbench", description="Validation and benchmarks of event-driven operators.")
+    p.add_argument("--plugin", dest="plugins_first", action="append", default=[], metavar="MODULE:ATTR",
+                   help=_PLUGIN_HELP)
     sub = p.add_subparsers(dest="command", required=True)
     for add in COMMANDS:
         add(sub)
+    for command in sub.choices.values():
+        command.add_argument("--plugin", dest="plugins", action="append", default=[], metavar="MODULE:ATTR",
+                             help=_PLUGIN_HELP)
     return p
+
+
+def _load_plugins(targets) -> None:
+    """Register the ``--plugin`` backends; a bad one is refused like any bad argument."""
+    from .harness.results import UsageError
+    from .peers import add_plugin
+
+    for target in targets:
+        try:
+            backend = add_plugin(target)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if backend.broken:
+            raise UsageError(f"--plugin {target}: {backend.broken}")
 
 
 def main(argv=None) -> int:
@@ -229,6 +264,7 @@ def main(argv=None) -> int:
 
     args = parser().parse_args(argv)
     try:
+        _load_plugins([*args.plugins_first, *getattr(args, "plugins", [])])
         outcome = args.run(args)
     except (UsageError, OutputError, ReportError) as exc:  # bad input found before the work: no traceback
         print(f"evbench {args.command}: error: {exc}", file=sys.stderr)

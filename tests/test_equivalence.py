@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from evbench.harness.cases import Built, compare_case
 from evbench.catalogue import PRODUCTS, FAMILIES
 
-from .strategies import cases
+from evbench.testing.strategies import cases
 
 ALL_FAMILIES = FAMILIES.all()
 

@@ -14,7 +14,7 @@ from evbench.ops import jitc as J  # noqa: E402
 from evbench.catalogue import PRODUCTS, get_family  # noqa: E402
 from evbench.events import make_events  # noqa: E402
 from evbench.tolerance import compare, error_bound  # noqa: E402
-from reference import jitconn as rj  # noqa: E402
+from evbench_reference import jitconn as rj  # noqa: E402
 
 #: false-failure probability of each statistical test: 1e-6 shared by the module's six
 #: (test_realised_density x 4, test_weight_moments x 2)

@@ -14,8 +14,8 @@ from evbench.spiking import divergence as dv
 from evbench.spiking import nest as en
 from evbench.spiking import networks as nw
 from evbench.spiking import sparseprop as sp
-from reference import spiking as ref
-from reference.spiking import Network, SpikingParams
+from evbench_reference import spiking as ref
+from evbench_reference.spiking import Network, SpikingParams
 
 MISSING = en.nest_missing()
 needs_nest = pytest.mark.skipif(MISSING is not None, reason=f"NEST not available: {MISSING}")

@@ -11,7 +11,7 @@ from evbench.catalogue import PRODUCTS, FAMILIES, get_product
 from evbench.events import make_events
 from evbench.tolerance import error_bound
 
-from .strategies import cases
+from evbench.testing.strategies import cases
 
 ALL_FAMILIES = FAMILIES.all()
 fam_ids = dict(ids=lambda f: f.name)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from evbench.spiking import sparseprop as sp
-from reference import spiking as ref
-from reference.spiking import Network, SpikingParams
+from evbench_reference import spiking as ref
+from evbench_reference.spiking import Network, SpikingParams
 
 from .test_spiketimes import SIMULATORS, assert_same_spikes, both, lif_params, lif_v0, random_network
 

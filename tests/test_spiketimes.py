@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from evbench.spiking import sparseprop as sp
-from reference import spiking as ref
-from reference.spiking import Network, SpikingParams
+from evbench_reference import spiking as ref
+from evbench_reference.spiking import Network, SpikingParams
 
 RTOL = 1e-12
 SIMULATORS = {"reference": ref.simulate, "sparseprop": sp.simulate}

@@ -17,7 +17,7 @@ import pytest
 from evbench.harness import spikecompare, spiketimes
 from evbench.spiking import ei, stepped
 from evbench.spiking import sparseprop as sp
-from reference.spiking import Network, SpikingParams
+from evbench_reference.spiking import Network, SpikingParams
 
 
 def slope(dts, errors):

@@ -6,7 +6,7 @@ from hypothesis import given
 from evbench.catalogue import PRODUCTS, get_family
 from evbench.events import active_count, make_events
 
-from .strategies import CONN_PROBS, DTYPES, SHAPES, cases
+from evbench.testing.strategies import CONN_PROBS, DTYPES, SHAPES, cases
 
 
 @given(case=cases())

@@ -372,8 +372,18 @@ def _worker_init(x64: bool, parent: int):
     jax.config.update("jax_enable_x64", x64)
 
 
-def _worker(family_names, prof, backend_names, alpha) -> list:
+class Unseen(list):
+    """What a fresh process does not find (a family, backend or check registered by code in the
+    parent, not by an entry point or ``EVBENCH_BACKENDS``): the parent checks those itself."""
+
+
+def _worker(family_names, prof, backend_names, check_names, alpha) -> list:
     """One task of a parallel run: some families, in a fresh process."""
+    unseen = Unseen([f"family {n}" for n in family_names if n not in FAMILIES]
+                    + [f"backend {n}" for n in backend_names if n not in BACKENDS]
+                    + [f"check {n}" for n in check_names if n not in CHECKS])
+    if unseen:
+        return unseen
     session = Session.of(backend_names, prof, alpha=alpha, bar=_Progress(0, False))
     rows = []
     for plan in _plan(FAMILIES.select(family_names), prof, session.live, None):
@@ -429,17 +439,23 @@ def _in_workers(tasks, plan, session: Session, jobs: int) -> list:
 
     import jax
 
-    work = {p.family.name: p.work for p in plan}
+    by_name = {p.family.name: p for p in plan}
     names = [b.name for b in session.selected]
     rows = []
     with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"),
                              initializer=_worker_init,
                              initargs=(bool(jax.config.jax_enable_x64), os.getpid())) as pool:
-        futures = {pool.submit(_worker, task, session.profile, names, session.alpha): task for task in tasks}
+        futures = {pool.submit(_worker, task, session.profile, names, CHECKS.names(), session.alpha): task
+                   for task in tasks}
         for fut in as_completed(futures):
-            rows += fut.result()
-            task = futures[fut]
-            session.bar.update(sum(work[n] for n in task), " ".join(task))
+            task, got = futures[fut], fut.result()
+            if isinstance(got, Unseen):  # registered by code here: checked here
+                for name in task:
+                    got = _family_rows(by_name[name], session)
+                    rows += got
+                continue
+            rows += got
+            session.bar.update(sum(by_name[n].work for n in task), " ".join(task))
     return rows
 
 

@@ -41,13 +41,14 @@ def families_table():
 def backends_table():
     import pandas as pd
 
-    from ..peers import BACKENDS
+    from ..peers import BACKENDS, origin
 
     rows = []
     for b in BACKENDS.all():
         ok, versions = b.available()
-        rows.append(dict(backend=b.name, role=b.role, title=b.title, available="yes" if ok else "missing",
-                         versions=versions if ok else versions[:90]))
+        rows.append(dict(backend=b.name, role=b.role, available="yes" if ok else "missing",
+                         versions=versions, origin=origin(b.name).describe(),
+                         title=b.title))
     return pd.DataFrame(rows)
 
 

@@ -48,6 +48,9 @@ class RunOptions:
     jobs: int = 1
     out: str = "results"
     progress: bool = True
+    #: validation: backends whose failures fail the run besides native, a JUnit XML file
+    gate: list = field(default_factory=list)
+    junit_xml: str | None = None
 
 
 @dataclass
@@ -86,7 +89,8 @@ def resolve_options(options: RunOptions) -> None:
     if unknown:
         raise ValueError(f"unknown stage{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
                          f"valid: {', '.join(STAGES)}")
-    resolve_validate(ValidateOptions(options.families, options.backends, profile=options.profile, jobs=options.jobs))
+    resolve_validate(ValidateOptions(options.families, options.backends, options.gate, profile=options.profile,
+                                     jobs=options.jobs))
     resolve_bench(BenchOptions(options.grid, options.families, options.backends, devices=options.devices))
     SPIKETIME_PROFILES.get(options.profile)
 
@@ -133,7 +137,8 @@ def run_command(options: RunOptions) -> RunOutcome:
         banner("validate", f"every operator against its reference, profile {options.profile}, backends "
                            f"{', '.join(backends or ['all'])}")
         stage("validate", lambda: validate.run_command(validate.ValidateOptions(
-            families, backends, profile=options.profile, jobs=options.jobs, output=into, progress=options.progress)))
+            families, backends, list(options.gate), profile=options.profile, jobs=options.jobs, output=into,
+            progress=options.progress, junit_xml=options.junit_xml)))
     if "bench" in todo:
         devices = list(options.devices) or present_devices()
         banner("bench", f"grid {options.grid} on {', '.join(devices)}")

@@ -50,7 +50,7 @@ def compare_exact(a, b, tau_m: float) -> dict:
 
 
 def exact_rows(pr, tick):
-    from reference import spiking as ref
+    from evbench_reference import spiking as ref
 
     from ..spiking import sparseprop as sp
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -104,7 +105,7 @@ def conformance_table(table) -> str:
 class ValidateOptions:
     """``evbench validate``: which families and backends (none, or "all": every one), which
     more backends gate the exit status besides ``native``, the profile, worker processes,
-    where the results go."""
+    where the results go, and a JUnit XML file to write for a CI system (None: none)."""
 
     families: list = field(default_factory=list)
     backends: list = field(default_factory=list)
@@ -113,6 +114,7 @@ class ValidateOptions:
     jobs: int = 1
     output: Output = field(default_factory=Output)
     progress: bool = True
+    junit_xml: str | None = None
 
 
 @dataclass
@@ -155,6 +157,8 @@ def run_command(options: ValidateOptions) -> ValidateOutcome:
 
     gate = resolve_options(options)
     folder = options.output.check()
+    if options.junit_xml:
+        Output(into=Path(options.junit_xml).parent or ".").check()
     jax.config.update("jax_enable_x64", True)  # float64 operators; float32 ones are unchanged
     selected = BACKENDS.select(options.backends)
     names = [b.name for b in selected] + [g for g in gate if g not in {b.name for b in selected}]
@@ -193,4 +197,20 @@ def run_command(options: ValidateOptions) -> ValidateOutcome:
           f"Gate ({', '.join(gate)}): {'FAILED' if len(gated) else 'passed'}.\n"
           f"Written: {csv}, {js} (one row per family × product × backend), "
           f"{checks_csv}, {checks_js} (one row per check)")
+    _ci_reports(options, table, checks, gate, bool(len(gated)), seconds, versions)
     return ValidateOutcome(1 if len(gated) else 0, table, checks, written, seconds, gate, bool(len(gated)))
+
+
+def _ci_reports(options, table, checks, gate, gate_failed, seconds, versions) -> None:
+    """The JUnit XML file asked for, and the job summary where ``$GITHUB_STEP_SUMMARY`` names one."""
+    import os
+
+    from .gate_reports import append_step_summary, junit_xml, step_summary
+    from .results import write_atomic
+
+    if options.junit_xml:
+        path = write_atomic(options.junit_xml, junit_xml(checks, gate, dict(profile=options.profile, **{
+            f"version.{name}": text for name, text in versions.items()})))
+        print(f"JUnit XML: {path}")
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        append_step_summary(os.environ["GITHUB_STEP_SUMMARY"], step_summary(table, checks, gate, gate_failed, seconds))

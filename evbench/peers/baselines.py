@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Backend, Generated, GradSpec, Implementation, Unsupported, oriented
+from ..backend_api import API_VERSION, Backend, Generated, GradSpec, Implementation, Unsupported, oriented
 
 #: the matmul precision of each dense baseline (``jax.lax.Precision`` names; None: XLA's default)
 DENSE_PRECISION = {"dense": "highest", "dense_default": None}
@@ -102,11 +102,13 @@ def _native_generate(family, shape, conn_prob, seed, dtype):
 
 
 NATIVE = Backend("native", "evbench's own event-driven operators", ("jax",), _native, role="native",
-                 generate=_native_generate)
+                 generate=_native_generate, api=API_VERSION)
 DENSE = Backend("dense", "dense XLA product (jnp.matmul, precision=highest: float32 accuracy on every device), "
                 "the baseline", ("jax",), _dense_xla("dense")[0], modes=_dense_xla("dense")[1], role="baseline",
-                materialises=True)
+                materialises=True, api=API_VERSION)
 DENSE_DEFAULT = Backend("dense_default", "dense XLA product at XLA's default matmul precision (TF32 on recent "
                         "NVIDIA GPUs)", ("jax",), _dense_xla("dense_default")[0],
-                        modes=_dense_xla("dense_default")[1], role="baseline", materialises=True)
-SCIPY = Backend("scipy", "scipy.sparse CSR, CPU reference baseline", ("scipy",), _scipy, role="baseline")
+                        modes=_dense_xla("dense_default")[1], role="baseline", materialises=True,
+                        api=API_VERSION)
+SCIPY = Backend("scipy", "scipy.sparse CSR, CPU reference baseline", ("scipy",), _scipy, role="baseline",
+                api=API_VERSION)

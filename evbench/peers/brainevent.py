@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Backend, Generated, GradSpec, Implementation, Unsupported, matmul_form, oriented, scatter_dense
+from ..backend_api import API_VERSION, Backend, Generated, GradSpec, Implementation, Unsupported, matmul_form, oriented, scatter_dense
 
 EVENTS = ("binary", "weighted", "float")
 _JITC = {"scalar": "JITCScalar", "normal": "JITCNormal", "uniform": "JITCUniform"}
@@ -217,4 +217,4 @@ def generate(family, shape, conn_prob, seed, dtype, corder=False, **_):
 BACKEND = Backend(
     "brainevent", "brainevent 0.3: BinaryArray/WeightedArray with dense weights, CSR, CSC, FixedNumPerPre/Post, "
     "JITC*R/C", ("brainevent",), prepare, modes=modes, generate=generate, matrix_modes=("corder",),
-    timed_mode=timed_mode)
+    timed_mode=timed_mode, api=API_VERSION)

@@ -22,9 +22,9 @@ import warnings
 
 import numpy as np
 
-import reference as ref
+import evbench_reference as ref
 
-from .base import Backend, Generated, GradSpec, Implementation, Unsupported, scatter_dense
+from ..backend_api import API_VERSION, Backend, Generated, GradSpec, Implementation, Unsupported, scatter_dense
 
 def _layers(family) -> list[dict]:
     """The layers brainstate offers for a family, read from its storage and law."""
@@ -162,4 +162,4 @@ def generate(family, shape, conn_prob, seed, dtype, layer="", **_):
 
 BACKEND = Backend("brainstate", "brainstate 0.6 layers: EventLinear, FixedNumConn, EventFixedNumConn, EventFixedProb",
                   ("brainstate",), prepare, modes=modes, generate=generate, matrix_modes=("layer",),
-                  timed_mode=timed_mode)
+                  timed_mode=timed_mode, api=API_VERSION)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Backend, GradSpec, Implementation, coo_triples, matmul_form, oriented, scatter_dense
+from ..backend_api import API_VERSION, Backend, GradSpec, Implementation, coo_triples, matmul_form, oriented, scatter_dense
 
 FORMATS = ("bcoo", "bcsr")
 
@@ -59,4 +59,4 @@ def prepare(family, conn, product, request, format="bcoo"):
 
 
 BACKEND = Backend("jaxsparse", "jax.experimental.sparse: BCOO and BCSR", ("jax.experimental.sparse",),
-                  prepare, modes=modes)
+                  prepare, modes=modes, api=API_VERSION)

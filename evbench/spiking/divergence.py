@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from reference.spiking import Network, SpikeTrain, SpikingParams, lif_evolve, lif_time_to_spike
+from evbench_reference.spiking import Network, SpikeTrain, SpikingParams, lif_evolve, lif_time_to_spike
 
 TIME_TOL_MS = 1e-9  # spike-for-spike agreement: the same neurons, times within this
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference import spiking as ref
-from reference.spiking import Network, SpikeTrain, SpikingParams
+from evbench_reference import spiking as ref
+from evbench_reference.spiking import Network, SpikeTrain, SpikingParams
 
 from . import divergence as dv
 from . import networks as nw

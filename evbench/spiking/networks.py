@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.spiking import Network, SpikingParams
+from evbench_reference.spiking import Network, SpikingParams
 
 NAMES = ("inhibitory", "ei", "excitatory")
 TAU_M, V_REST, V_RESET, V_TH = 20.0, -70.0, -60.0, -50.0

@@ -47,7 +47,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from reference.spiking import Network, SpikeTrain, SpikingParams, check_run, to_dimensionless
+from evbench_reference.spiking import Network, SpikeTrain, SpikingParams, check_run, to_dimensionless
 
 _SHIFT = 4
 FANOUT = 1 << _SHIFT
@@ -1102,7 +1102,7 @@ def time_run(n: int, k: int, n_spikes: int, model: str = "lif", *, impl: str = "
     if impl == "sparseprop":
         run = lambda: sim.run(v_warm, n_spikes=n_spikes)  # noqa: E731
     else:
-        from reference.spiking import simulate as ref_simulate
+        from evbench_reference.spiking import simulate as ref_simulate
 
         run = lambda: ref_simulate(net, params, v_warm, n_spikes=n_spikes)  # noqa: E731
     seconds, cpu_seconds = math.inf, math.inf

@@ -50,7 +50,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from reference.spiking import Network, SpikingParams, check_run
+from evbench_reference.spiking import Network, SpikingParams, check_run
 
 INTERPOLATIONS = ("none", "linear", "exact")
 DTYPES = ("float64", "float32")

@@ -1,4 +1,15 @@
-"""The interface every backend implements (the registry is :mod:`evbench.peers`).
+"""The public backend interface: what a library imports to plug its operators into evbench.
+
+A backend is a :class:`Backend` object. evbench finds backends through the Python entry-point
+group ``evbench.backends`` (each entry ``name = "module:attribute"`` naming a ``Backend``; evbench's
+own are registered the same way in its pyproject.toml) and through ``EVBENCH_BACKENDS``
+(``module:attribute`` entries, comma-separated) or ``evbench --plugin module:attribute``; see
+:mod:`evbench.peers` and README "Your own backend".
+
+This interface is versioned (:data:`API_VERSION`, ``major.minor``). A backend declares the
+version it was written for (``Backend(..., api="1.0")``); evbench loads it when the major
+versions agree and the backend's minor version is not newer than evbench's, and otherwise
+reports it ``missing`` with a message saying which versions disagree.
 
 One way to call a backend::
 
@@ -30,6 +41,37 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+
+#: the version of this interface (``major.minor``): a new minor version only adds; a new major
+#: version changes something a backend relies on
+API_VERSION = "1.0"
+
+
+def api_mismatch(declared) -> str:
+    """Why a backend written for interface version ``declared`` cannot be loaded by this evbench,
+    or ``""`` when it can."""
+    if declared is None:
+        return (f"it declares no backend API version (add api={API_VERSION!r} to its Backend(...): the version "
+                "of evbench.backend_api it was written for)")
+    try:
+        major, minor = (int(x) for x in str(declared).split("."))
+    except ValueError:
+        return f"its api={declared!r} is not a version 'major.minor'"
+    have_major, have_minor = (int(x) for x in API_VERSION.split("."))
+    if major != have_major or minor > have_minor:
+        return (f"it was written for evbench backend API {declared}, and this evbench offers {API_VERSION} "
+                f"(evbench {_evbench_version()}); "
+                + ("upgrade evbench" if (major, minor) > (have_major, have_minor) else "update the plugin"))
+    return ""
+
+
+def _evbench_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("evbench")
+    except Exception:  # not installed: running from a source tree
+        return "from source"
 
 
 class Unsupported(Exception):
@@ -217,6 +259,10 @@ class Backend:
     #: whether it multiplies a materialised dense matrix (O(n²) memory and work whatever the
     #: structure): a dense baseline
     materialises: bool = False
+    #: the version of this interface the backend was written for (:data:`API_VERSION`)
+    api: str | None = None
+    #: set by evbench for a plugin that could not be loaded: why (the backend is then ``missing``)
+    broken: str = ""
 
     def timed(self, family, product=None) -> dict:
         """The mode of this backend that the benchmarks time for ``family`` (and ``product``,
@@ -225,17 +271,31 @@ class Backend:
 
     def available(self) -> tuple[bool, str]:
         """``(True, versions)`` or ``(False, why)``."""
+        if self.broken:
+            return False, self.broken
         versions = []
         for mod in self.requires:
             try:
                 m = importlib.import_module(mod)
             except Exception as exc:  # a broken install is "missing", not a crash
                 return False, f"{mod} not importable: {type(exc).__name__}: {exc}"
-            # a submodule (jax.experimental.sparse) has its package's version
-            version = getattr(m, "__version__", None) or getattr(
-                importlib.import_module(mod.split(".")[0]), "__version__", "?")
-            versions.append(f"{mod} {version}")
+            versions.append(f"{mod} {_version_of(m, mod)}")
         return True, ", ".join(versions)
+
+
+def _version_of(module, name: str) -> str:
+    """A module's version: its ``__version__``, its package's (a submodule such as
+    ``jax.experimental.sparse``), or its distribution's metadata."""
+    top = name.split(".")[0]
+    version = getattr(module, "__version__", None) or getattr(importlib.import_module(top), "__version__", None)
+    if version:
+        return str(version)
+    try:
+        from importlib.metadata import packages_distributions, version as dist_version
+
+        return dist_version(packages_distributions()[top][0])
+    except Exception:  # no metadata: a module on the path
+        return "?"
 
 
 def mode_label(mode: dict) -> str:
