@@ -223,8 +223,14 @@ def _add_sharded(sub):
     add_parser(sub)
 
 
+def _add_asv(sub):
+    from .harness.asvinit import add_parser
+
+    add_parser(sub)
+
+
 #: each entry adds one sub-command to the parser
-COMMANDS = [_add_catalogue, _add_validate, _add_bench, _add_report, _add_run, _add_spiketimes, _add_sharded]
+COMMANDS = [_add_catalogue, _add_validate, _add_bench, _add_report, _add_run, _add_spiketimes, _add_sharded, _add_asv]
 
 
 _PLUGIN_HELP = ("load a backend from module:attribute (repeatable), as if its package declared it in the "

@@ -1,13 +1,4 @@
-"""The machine's limits, recorded beside the results so that figures can be read against them."""
-from evbench.harness import bench
+"""The machine's limits (:mod:`evbench.asv_suites.machine`)."""
+from evbench.asv_suites import machine
 
-
-class Machine:
-    version = bench.SUITE_VERSION
-    timeout = 120
-
-    def track_read_bandwidth_gb_s(self):
-        """Single-core read bandwidth (a NumPy sum over 256 MiB)."""
-        return bench.read_bandwidth()
-
-    track_read_bandwidth_gb_s.unit = "GB/s"
+globals().update(machine.classes())

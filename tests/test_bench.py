@@ -78,6 +78,7 @@ def test_grid_comes_from_the_environment(monkeypatch):
 
 
 def test_suites_are_generated_from_the_catalogue():
+    from evbench.asv_suites.memory import memory_product
     from suites import machine, memory, products, work
 
     for module in (products, work):
@@ -94,7 +95,7 @@ def test_suites_are_generated_from_the_catalogue():
     assert hasattr(memory.HostMemory, "peakmem_product") and hasattr(memory.DeviceMemory, "track_device_peak_bytes")
     assert memory.HostMemory.params[0] == [f.name for f in FAMILIES.all()]
     for fam in FAMILIES.all():
-        product = next(p for p in PRODUCTS if p.key == memory.memory_product(fam.name))
+        product = next(p for p in PRODUCTS if p.key == memory_product(fam.name))
         assert not product.batched
         assert fam.event_driven_for(product) or fam.event_driven == "none"
 
@@ -181,11 +182,9 @@ def test_the_sweep_gives_the_asv_tracks_their_records(tmp_path, monkeypatch):
     from suites import work
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("EVBENCH_FAMILY", "fixed_per_pre")
-    monkeypatch.setenv("EVBENCH_BACKEND", "native")
-    monkeypatch.setenv("EVBENCH_PRODUCT", "vecmat")
     monkeypatch.delenv("ASV_CONF_DIR", raising=False)
-    sweep = bench.asv_sweep(bench.GRIDS["tiny"], cache_dir=None, sidecar_dir=tmp_path / "meta")
+    sweep = bench.asv_sweep(bench.GRIDS["tiny"], cache_dir=None, sidecar_dir=tmp_path / "meta",
+                            families=["fixed_per_pre"], backends=["native"], products=["vecmat"])
     assert sweep["meta"]["grid"] == "tiny"
     (machine_dir,) = (tmp_path / "meta").iterdir()
     (meta_file,) = machine_dir.glob("*.json")

@@ -5,7 +5,7 @@
 #   tools/asv_regression_check.sh [factor]      (default factor 1.5)
 #
 # In a temporary clone it commits the working tree as it is (the base), then a commit that
-# slows every timed call down by 5 ms on purpose (a sleep in evbench.harness.bench.Prepared.call), and
+# slows every timed call down by 5 ms on purpose (a sleep in evbench.harness.bench.measure.Prepared.call), and
 # runs `asv continuous --factor <factor> base slowed` on one small case (EVBENCH_GRID=tiny,
 # csr × native × vecmat). It succeeds (exit 0) when asv reported the slowdown with a non-zero
 # exit, and fails otherwise. Both commits are built in virtualenvs from PyPI: minutes the
@@ -30,10 +30,10 @@ base=$(git rev-parse HEAD)
 python3 - <<'PY'
 import re
 from pathlib import Path
-p = Path("evbench/bench.py")
+p = Path("evbench/harness/bench/measure.py")
 s = p.read_text()
-old = "        return self.impl.run(self.events)\n"
-assert s.count(old) == 1, "evbench.harness.bench.Prepared.call changed: update tools/asv_regression_check.sh"
+old = "        return self.impl.run(events)\n"
+assert s.count(old) == 1, "evbench.harness.bench.measure.Prepared.call changed: update tools/asv_regression_check.sh"
 p.write_text(s.replace(old, "        time.sleep(0.005)  # slower on purpose\n" + old))
 PY
 git -c user.name=evbench -c user.email=evbench@localhost commit -qam "slower on purpose: 5 ms per call"

@@ -6,16 +6,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .grid import BenchCase, Grid, Skipped, env_filter
+from .grid import BenchCase, Grid, Skipped
 from .measure import configure_process, read_bandwidth, versions
 from .runner import run, tidy
 from .structures import Structures
 
 
-def asv_sweep(g: Grid, cache_dir: str | None = ".", sidecar_dir: str | os.PathLike | None = None) -> dict:
+def asv_sweep(g: Grid, cache_dir: str | None = ".", sidecar_dir: str | os.PathLike | None = None, *,
+              families=None, backends=None, products=None, devices=None) -> dict:
     """What the asv suites' shared ``setup_cache`` returns: the whole grid run once in one
-    process (narrowed by ``EVBENCH_FAMILY`` / ``EVBENCH_BACKEND`` / ``EVBENCH_PRODUCT``),
-    as ``{case key: record}``, plus ``"meta"``.
+    process (narrowed to the given families, backends, products and device kinds: a suite's
+    :class:`~evbench.asv_suites.Selection`), as ``{case key: record}``, plus ``"meta"``.
 
     It runs in asv's cache directory, where the benchmarks run too: expensive structures and
     JAX's persistent compilation cache are left there (``cache_dir``) for their ``setup``. The
@@ -26,9 +27,8 @@ def asv_sweep(g: Grid, cache_dir: str | None = ".", sidecar_dir: str | os.PathLi
     """
     configure_process(cache_dir=cache_dir)
     meta = dict(versions(), grid=g.name, workload=g.workload, machine_read_gb_s=read_bandwidth())
-    records = run(g, families=env_filter("EVBENCH_FAMILY"), backends=env_filter("EVBENCH_BACKEND"),
-                  products=env_filter("EVBENCH_PRODUCT"), progress=False, structures=Structures(keep=1, disk=cache_dir),
-                  machine_gb_s=meta["machine_read_gb_s"])
+    records = run(g, families=families, backends=backends, products=products, devices=devices, progress=False,
+                  structures=Structures(keep=1, disk=cache_dir), machine_gb_s=meta["machine_read_gb_s"])
     if sidecar_dir is not None:
         write_sidecar(sidecar_dir, meta, records)
     out = {tuple(_case_of(r).key): r for r in records}
