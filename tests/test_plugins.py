@@ -282,6 +282,11 @@ def test_the_package_builds_and_installs(tmp_path):
     subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp_path / "dist"), str(src)],
                    check=True, capture_output=True, text=True, timeout=600)
     (sdist,), (wheel,) = (tmp_path / "dist").glob("*.tar.gz"), (tmp_path / "dist").glob("*.whl")
+    import tarfile
+
+    with tarfile.open(sdist) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    assert {"setup.py", "pyproject.toml", "reference/spiking.py", "evbench/backend_api.py"} <= names
     site = tmp_path / "site"
     _pip_target(wheel, site)
     assert (site / "evbench_reference" / "spiking.py").exists() and not (site / "reference").exists()
