@@ -93,6 +93,59 @@ def test_the_report_cli_exits_non_zero_when_it_refuses_a_file(tmp_path):
     assert main(["report", str(tmp_path)]) == 1
 
 
+def _damage_meta(meta, how):
+    if how == "unparsable":
+        meta.write_text('{"broken')
+    elif how == "deleted":
+        meta.unlink()
+    elif how == "without files":
+        meta.write_text(json.dumps({k: v for k, v in json.loads(meta.read_text()).items() if k != "files"}))
+    elif how == "a list":
+        meta.write_text("[1, 2, 3]")
+
+
+@pytest.mark.parametrize("meta_damage", ["unparsable", "deleted", "without files", "a list"])
+@pytest.mark.parametrize("table_damage", ["cut", "a cell flipped", "none"])
+def test_a_table_whose_metadata_is_damaged_cannot_be_proven_whole(tmp_path, capsys, meta_damage, table_damage):
+    """Damaged metadata proves nothing: a table of the current stamp that no readable metadata
+    lists is refused, naming the file and why, whatever its own state; the report reads the
+    rest and exits 1, without a traceback."""
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    _written_table(whole)
+    frame, csv, js = _written_table(tmp_path)
+    (meta,) = tmp_path.glob("*.meta.json")
+    _damage_meta(meta, meta_damage)
+    if table_damage == "cut":
+        csv.write_text("".join(csv.read_text().splitlines(keepends=True)[:20]))
+    elif table_damage == "a cell flipped":
+        csv.write_text(csv.read_text().replace("FAIL", "pass", 1))
+    for path in (csv, js):
+        with pytest.raises(results.DamagedTable, match=rf"{path.name}: no readable metadata lists it .*cannot be "
+                                                       "proven whole"):
+            results.read_table(path)
+    capsys.readouterr()
+    assert main(["report", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"refused {csv}" in err and f"refused {js}" in err
+    rep = build_report([tmp_path])
+    refused = {f for f, _ in rep.refused}
+    assert {str(csv), str(js)} <= refused
+    assert (str(meta) in refused) == (meta_damage in ("unparsable", "a list"))
+    conf = next(s for s in rep.sections if s.key == "conformance")
+    failing = [t for name, t in conf.tables if "failing" in name]
+    assert failing and len(failing[0]) == 10  # the whole table's failing rows only, never the damaged one's
+
+
+def test_a_table_of_an_earlier_stamp_needs_no_metadata(tmp_path):
+    """Results written before metadata listed files (second stamps) are read as they are."""
+    frame, csv, js = _written_table(tmp_path)
+    for path in (js, *tmp_path.glob("*.meta.json")):
+        path.unlink()
+    old = csv.rename(tmp_path / "validate-quick-20261123T165611Z.csv")
+    assert len(results.read_table(old)) == 40
+
+
 # -- no collisions, latest on complete runs, nothing partial ---------------------------------------
 
 
@@ -267,29 +320,47 @@ def test_an_unknown_name_is_an_error_on_stderr(command, capsys):
     assert captured.out == ""
 
 
-def test_the_committed_sample_twins_equal_their_csvs_value_for_value():
-    """The sample run committed in results/latest: every table's JSON twin holds the same values
-    as its CSV (floats bit for bit), and both match the checksums their metadata records."""
-    import pandas as pd
+def _cells(series) -> list:
+    """A column's values as (kind, value): text stays text, numbers compare bit for bit (NaN
+    equal to NaN), booleans apart from numbers; missing is None."""
+    out = []
+    for v in series:
+        if v is None or (isinstance(v, (float, np.floating)) and math.isnan(v)) or v is pd.NA:
+            out.append(None)
+        elif isinstance(v, (bool, np.bool_)):
+            out.append(("bool", bool(v)))
+        elif isinstance(v, str):
+            out.append(("text", v))
+        else:
+            out.append(("number", float(v).hex()))
+    return out
 
-    from evbench.harness.results import read_table, table_of
 
-    latest = Path(__file__).resolve().parents[1] / "results" / "latest"
-    csvs = sorted(f for f in latest.rglob("*.csv") if table_of(f) is not None)
-    assert csvs, f"no results tables in the committed sample {latest}"
+def assert_twins_equal(csv: Path, table=None) -> pd.DataFrame:
+    """The CSV and its JSON twin, each read by the project's reader, hold the same columns and
+    the same values, value for value; the CSV's frame."""
+    twin = csv.with_suffix(".json")
+    assert twin.exists(), f"{csv} has no JSON twin"
+    a, b = results.read_table(csv, table), results.read_table(twin, table)
+    assert list(a.columns) == list(b.columns), csv
+    assert len(a) == len(b), csv
+    for c in a.columns:
+        x, y = _cells(a[c]), _cells(b[c])
+        bad = [(i, p, q) for i, (p, q) in enumerate(zip(x, y)) if p != q]
+        assert not bad, (csv.name, c, len(bad), bad[:3])
+    return a
+
+
+def test_the_committed_twins_equal_their_csvs_value_for_value():
+    """Every results table committed under results/ (the sample run, the sharded tables, the
+    spike-time tables of earlier versions): its JSON twin holds the same values as its CSV, text
+    as text and floats bit for bit, and both match the checksums their metadata records."""
+    root = Path(__file__).resolve().parents[1] / "results"
+    csvs = sorted(f for f in root.rglob("*.csv") if results.table_of(f) is not None)
+    assert len(csvs) > 20 and any("sharded" in f.parts for f in csvs)
     for csv in csvs:
-        twin = csv.with_suffix(".json")
-        assert twin.exists(), f"{csv} has no JSON twin"
-        a, b = read_table(csv), read_table(twin)
-        assert list(a.columns) == list(b.columns), csv
-        for c in a.columns:
-            x, y = a[c], b[c]
-            if pd.api.types.is_float_dtype(x) or pd.api.types.is_float_dtype(y):
-                xa, ya = x.to_numpy(float), y.to_numpy(float)
-                assert np.array_equal(xa, ya, equal_nan=True), (csv.name, c)
-            else:
-                assert [None if pd.isna(v) else str(v) for v in x] == [None if pd.isna(v) else str(v) for v in y], \
-                    (csv.name, c)
+        if results.listed(csv) or csv.with_suffix(".json").exists():  # every twin written since there were twins
+            assert_twins_equal(csv)
 
 
 def test_an_empty_text_field_reads_back_the_same_from_both_twins(tmp_path):
@@ -302,3 +373,27 @@ def test_an_empty_text_field_reads_back_the_same_from_both_twins(tmp_path):
     assert [None if pd.isna(v) else v for v in a.option] == [None if pd.isna(v) else v for v in b.option] \
         == [None, "corder=True", None]
     assert np.array_equal(a.x.to_numpy(float), b.x.to_numpy(float), equal_nan=True)
+
+
+def test_narrow_floats_text_and_empty_tables_survive_both_twins(tmp_path):
+    """float32 0.1 and float16 65504 read back as the values they are from both twins (not the
+    float64 nearest to their short form), text that looks like a number stays text, and a table
+    of no rows reads back, with its columns, from either twin."""
+    frame = pd.DataFrame({"model": ["007", "nan", "1e3"], "n": [1, 2, 3],
+                          "x": np.array([0.1, 1 / 3, 65504], np.float32),
+                          "h": np.array([65504, 0.1, -0.0], np.float16),
+                          "o": [np.float32(0.1), None, None], "status": ["pass", "pass", "FAIL"]})
+    table = results.TABLES.get("spiketimes-exact")
+    st = results.stamp()
+    with results.Transaction() as tx:
+        csv, js = tx.table(table, frame, tmp_path, "t", st)
+        empty_csv, _ = tx.table(table, frame.iloc[:0], tmp_path, "empty", st)
+        bare_csv, _ = tx.table(table, pd.DataFrame(), tmp_path, "bare", st)
+        tx.meta(tmp_path / f"spiketimes-t-{st}.meta.json", {})
+    back = assert_twins_equal(csv)
+    assert list(back.model) == ["007", "nan", "1e3"]
+    assert back.x.tolist() == [float(np.float32(0.1)), float(np.float32(1 / 3)), 65504.0]
+    assert back.h.tolist() == [65504.0, float(np.float16(0.1)), -0.0]
+    assert _cells(back.o) == [("number", float(np.float32(0.1)).hex()), None, None]  # a NumPy scalar in objects
+    assert list(assert_twins_equal(empty_csv).columns) == list(frame.columns)
+    assert list(assert_twins_equal(bare_csv).columns) == list(table.columns)
