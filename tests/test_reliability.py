@@ -221,6 +221,34 @@ def test_a_bad_output_location_is_refused_at_once(command, where, tmp_path, caps
     assert "Traceback" not in err and time.perf_counter() - t0 < 10  # before any work
 
 
+def test_report_refuses_a_read_only_results_folder_before_any_work(tmp_path, capsys, monkeypatch):
+    """Without --out the page goes into the results folder: a read-only one is an error line,
+    exit 2, before the results are read."""
+    import errno
+    import tempfile
+
+    _written_table(tmp_path)
+    tmp_path.chmod(0o555)
+    if os.geteuid() == 0:  # root writes into read-only folders: the file system says no instead
+        real = tempfile.mkstemp
+
+        def mkstemp(*args, dir=None, **kwargs):
+            if dir is not None and Path(dir) == tmp_path:
+                raise PermissionError(errno.EACCES, "Permission denied", str(dir))
+            return real(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    try:
+        t0 = time.perf_counter()
+        assert main(["report", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("evbench report: error: results location") and str(tmp_path) in err
+        assert "Traceback" not in err and time.perf_counter() - t0 < 1.0
+    finally:
+        tmp_path.chmod(0o755)
+    assert not (tmp_path / "report.html").exists()
+
+
 def test_run_refuses_a_bad_root_at_once(tmp_path, capsys):
     afile = tmp_path / "afile"
     afile.write_text("x")

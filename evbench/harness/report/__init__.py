@@ -91,10 +91,11 @@ def run_command(options: ReportOptions) -> ReportOutcome:
     if not options.results and not Path(paths[0]).exists():
         raise ReportError(f"no RESULTS given and {paths[0]!r} does not exist; run `evbench run` first "
                           "or name a results folder")
-    if options.out is not None:
-        from ..results import Output
+    from ..results import Output
 
-        Output(into=options.out).check()
+    first = Path(paths[0])
+    # where the page goes, proven writable before any work (a read-only results folder too)
+    Output(into=options.out if options.out is not None else (first if first.is_dir() else first.parent)).check()
     rep = build(paths, options.out, title=options.title)
     drawn = [s for s in rep.sections if not s.missing]
     missing = [s for s in rep.sections if s.missing]

@@ -222,6 +222,7 @@ def load(paths) -> Results:
                     asv_rows.extend(_asv_rows(obj, f))
                     res.files.append(str(f))
                 elif pytest_benchmark.is_run(obj):
+                    pytest_benchmark.check_run(obj)  # a malformed run is skipped with a warning
                     pybench_rows.extend(pytest_benchmark.rows_of(obj, f))
                     res.meta[str(f)] = pytest_benchmark.meta_of(obj)
                     res.files.append(str(f))
