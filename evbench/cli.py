@@ -4,7 +4,9 @@ Each sub-command's arguments become that command's options class (``ValidateOpti
 ``run_command(options)`` (:mod:`evbench.harness`), whose outcome's ``code`` is the exit status.
 Every command reads its choices from the same registries, with one meaning of ``all`` (every
 family, backend, product...) and one default (every one); numbers are checked the same way
-everywhere. A bad argument is an ``error:`` line on stderr and exit status 2, before any work.
+everywhere. A bad argument is an ``error:`` line on stderr and exit status 2, before any work; a
+command that cannot write its results (a full disk) is an ``error:`` line and exit status 1; an
+interrupt (Ctrl-C) is one line and exit status 130.
 """
 from __future__ import annotations
 
@@ -269,6 +271,12 @@ def main(argv=None) -> int:
     except (UsageError, OutputError, ReportError) as exc:  # bad input found before the work: no traceback
         print(f"evbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk: the command's files were not written (nothing partial is left)
+        print(f"evbench {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"evbench {args.command}: interrupted", file=sys.stderr)
+        return 130
     return outcome if isinstance(outcome, int) else int(outcome.code)
 
 

@@ -201,6 +201,67 @@ def test_a_full_disk_leaves_nothing_that_looks_like_results(tmp_path, monkeypatc
     assert left == []  # no table without its twin or metadata, no temporary file, no report
 
 
+def test_a_full_disk_during_bench_is_an_error_line(tmp_path, monkeypatch, capsys):
+    import errno
+
+    def write(self, path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(results.Transaction, "write", write)
+    code = main(["bench", "--grid", "tiny", "--family", "csr", "--backend", "native", "--no-progress",
+                 "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "evbench bench: error: [Errno 28] No space left on device" in err
+    assert "Traceback" not in err
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
+def test_an_interrupted_run_leaves_no_empty_folder(tmp_path):
+    """Ctrl-C during the validation: one line, exit 130, no run folder, latest where it was."""
+    root = tmp_path / "res"
+    done = results.run_folder(root)
+    results.point_latest(root, done)
+    cmd = [sys.executable, "-m", "evbench", "run", "--family", "csr", "--backend", "native", "--skip", "bench",
+           "--skip", "spiketimes", "--jobs", "1", "--no-progress", "--out", str(root)]
+    proc = subprocess.Popen(cmd, env=dict(_env(), PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:  # the validation has begun
+            if "validate:" in line:
+                break
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "evbench run: interrupted" in err and "Traceback" not in err
+    assert [p.name for p in (root / results.machine_label()).iterdir()] == [done.name]
+    assert (root / "latest").resolve() == done.resolve()
+
+
+def test_the_report_reads_the_run_latest_txt_names(tmp_path, monkeypatch, capsys):
+    """Where ``latest`` is a real folder, ``run`` names its newest run in ``latest.txt``; the
+    report without RESULTS reads that run, not the stale folder."""
+    monkeypatch.chdir(tmp_path)
+    root = Path("results")
+    stale = root / "latest"
+    stale.mkdir(parents=True)
+    _written_table(stale)
+    new = results.run_folder(root)
+    _written_table(new)
+    assert results.point_latest(root, new).name == "latest.txt"
+    assert main(["report"]) == 0
+    assert (new / "report.html").exists() and not (stale / "report.html").exists()
+    assert str(new.name) in capsys.readouterr().out
+    for f in stale.iterdir():  # the folder gone, the link is made again and latest.txt goes
+        f.unlink()
+    stale.rmdir()
+    assert results.point_latest(root, new).name == "latest" and not (root / "latest.txt").exists()
+
+
 # -- output locations refused before the work ------------------------------------------------------
 
 

@@ -164,6 +164,8 @@ def point_latest(root: Path, folder: Path) -> Path:
             tmp.unlink()
         os.symlink(target, tmp, target_is_directory=True)
         os.replace(tmp, link)
+        if (root / "latest.txt").exists():  # a name left by a run that could not make the link
+            (root / "latest.txt").unlink()
         return link
     except OSError:
         if tmp.is_symlink():
@@ -172,6 +174,19 @@ def point_latest(root: Path, folder: Path) -> Path:
 
 
 # -- writing -----------------------------------------------------------------------------------
+
+
+def latest_run(root: Path) -> Path:
+    """The newest complete run under ``root``, as :func:`point_latest` named it: ``root/latest``
+    when it is the link, else the folder ``root/latest.txt`` names (written where the link could
+    not be made: no symlinks, or ``latest`` a real folder), else ``root/latest``."""
+    root = Path(root)
+    link, named = root / "latest", root / "latest.txt"
+    if not link.is_symlink() and named.is_file():
+        target = named.read_text().strip()
+        if target:
+            return root / target
+    return link
 
 
 def _umask() -> int:

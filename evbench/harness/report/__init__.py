@@ -52,8 +52,11 @@ def build(paths, out_dir=None, *, title: str = "evbench report") -> Report:
 
 
 def default_results(root: str | Path = "results") -> Path:
-    """``results/latest`` (the newest ``evbench run``)."""
-    return Path(root) / "latest"
+    """The newest ``evbench run``: ``results/latest``, or the folder ``results/latest.txt``
+    names where the link could not be made (:func:`evbench.harness.results.latest_run`)."""
+    from ..results import latest_run
+
+    return latest_run(Path(root))
 
 
 @dataclass
