@@ -90,6 +90,27 @@ def test_the_timed_phases_compose_to_the_product(family, product):
     assert np.array_equal(np.asarray(split), total)
 
 
+def test_empty_batches_give_empty_results_on_every_cut():
+    """A batch of no samples, on every family, axis and reduction (against the generation axis
+    too), eager and under jit: the unsharded product's empty shapes."""
+    import jax
+
+    from evbench.harness.shard.validate import axes_of, sharded_families
+    from evbench.ops.shard import device_mesh, shard
+
+    mesh = device_mesh(4)
+    for fam in sharded_families():
+        M = fam.build(12, 8, conn_prob=0.3, seed=2, dtype="float32")
+        for axis in axes_of(fam):
+            for reduction in ("xla", "ordered"):
+                S = shard(M, mesh, axis=axis, reduction=reduction)
+                for T, rows, cols in ((S, 12, 8), (S.T, 8, 12)):
+                    for fn in (lambda s, e: s.matvec(e), jax.jit(lambda s, e: s.matvec(e))):
+                        assert fn(T, np.zeros((cols, 0), bool)).shape == (rows, 0), (fam.name, axis)
+                    for fn in (lambda s, e: s.vecmat(e), jax.jit(lambda s, e: s.vecmat(e))):
+                        assert fn(T, np.zeros((0, rows), bool)).shape == (0, cols), (fam.name, axis)
+
+
 def test_a_mesh_that_does_not_divide_an_axis_is_refused():
     from evbench.ops.shard import device_mesh, shard
 

@@ -88,6 +88,18 @@ def test_bad_mesh_reduction_and_events_are_refused():
         S.matvec(np.ones(8, np.float64))
 
 
+@pytest.mark.parametrize("family", ["jitc_scalar_r", "jitc_normal_r", "jitc_uniform_r"])
+def test_generated_rows_of_an_empty_batch_are_empty(family):
+    """The rows a device generates against the generation axis, for a batch of no samples."""
+    from evbench.ops.shard.sharded import generated_rows_matvec
+
+    M = get_family(family).build(12, 12, conn_prob=0.3, seed=2)
+    rows = jax.jit(lambda m, s, row0: generated_rows_matvec(m, s, row0, 3))  # as inside shard_map
+    assert rows(M, np.zeros((12, 0), np.float32), np.int32(3)).shape == (3, 0)
+    got = np.asarray(rows(M, np.eye(12, dtype=np.float32), np.int32(3)))
+    np.testing.assert_allclose(got, np.asarray(M.to_dense())[3:6], rtol=1e-6)
+
+
 def test_virtual_devices_cannot_be_added_once_jax_has_started():
     from evbench.ops.shard import virtual_cpu_devices
 
