@@ -111,6 +111,24 @@ def test_empty_batches_give_empty_results_on_every_cut():
                         assert fn(T, np.zeros((0, rows), bool)).shape == (0, cols), (fam.name, axis)
 
 
+@pytest.mark.parametrize("family", ["dense", "csr", "fixed_per_post", "jitc_scalar_r", "jitc_normal_c"])
+def test_a_sample_with_a_non_finite_event_is_nan_everywhere_when_sharded(family):
+    """As unsharded (README "Event semantics"), on every cut, whichever device holds the event."""
+    from evbench.harness.shard.validate import axes_of
+    from evbench.catalogue import FAMILIES
+    from evbench.ops.shard import device_mesh, shard
+
+    fam = FAMILIES.get(family)
+    M = fam.build(16, 8, conn_prob=0.3, seed=2, dtype="float64")
+    for axis in axes_of(fam):
+        S = shard(M, device_mesh(4), axis=axis)
+        for n, run in ((16, lambda e: e @ S), (8, lambda e: (S @ e.T).T)):
+            ev = make_events(n, 0.5, seed=3, batch=3, dtype="float64", values="signed")
+            ev[0, n - 1], ev[1, 0] = np.inf, np.nan
+            out = np.asarray(run(ev))
+            assert np.isnan(out[:2]).all() and np.isfinite(out[2]).all(), (family, axis)
+
+
 def test_a_mesh_that_does_not_divide_an_axis_is_refused():
     from evbench.ops.shard import device_mesh, shard
 

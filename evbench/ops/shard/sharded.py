@@ -53,7 +53,7 @@ from jax import lax
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from ..base import Connectivity, Transposed, _as_events
+from ..base import Connectivity, Transposed, _as_events, nan_where_not_finite
 from . import blocks as _blocks
 
 REDUCTIONS = ("xla", "ordered")
@@ -319,7 +319,8 @@ def generated_rows_matvec(conn, S, row0, n_local: int):
         return conn._visit(rows, ok, jnp.zeros((B, b), conn.dtype), fn)
 
     out = lax.map(one, jnp.arange(-(-n_local // B), dtype=jnp.int32) * B)
-    return out.reshape(out.shape[0] * B, b)[:n_local]  # (no -1: b may be 0)
+    # (no -1: b may be 0); a sample with a non-finite event is NaN, as every product's
+    return nan_where_not_finite(out.reshape(out.shape[0] * B, b)[:n_local], S, 1)
 
 
 # -- the phases apart, for the benchmarks ------------------------------------------------------
