@@ -220,9 +220,30 @@ def _add_run(sub):
 
 
 def _add_sharded(sub):
-    from .harness.shard.command import add_parser
+    from .harness.shard import command
 
-    add_parser(sub)
+    p = sub.add_parser("sharded", help="sharded products over several devices: validate, bench, collectives, "
+                                       "network, model", description=command.__doc__.split("\n\n")[0])
+    p.add_argument("what", choices=command.WHAT)
+    p.add_argument("--devices", type=_positive_int, default=None, metavar="N",
+                   help=f"the most devices to run on (virtual CPU devices where JAX has only a CPU; default "
+                        f"{command.DEFAULT_DEVICES}); {', '.join(command.APPLIES['--devices'])}")
+    p.add_argument("--profile", default="", metavar="NAME",
+                   help="validate: full|ci; bench: scaling|asv|tiny; network: quick|tiny")
+    _choices(p, "--family", _families(), "family",
+             help_="only this family (repeatable; default: all); model: the families whose local cost is projected")
+    p.add_argument("--source", default="", metavar="CSV", help="model: the sharded-bench table (default: newest)")
+    _output(p)
+    _progress(p)
+
+    def run(args):
+        from .harness.results import Output
+
+        return command.run_command(command.ShardedOptions(
+            args.what, args.devices, args.profile, args.family, args.source, output=Output(args.out, args.into),
+            progress=not args.no_progress))
+
+    p.set_defaults(run=run)
 
 
 #: each entry adds one sub-command to the parser

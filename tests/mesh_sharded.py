@@ -157,3 +157,34 @@ def test_the_sharded_ei_network_reproduces_the_unsharded_raster_in_float64(weigh
     row = compare_rasters("coba", 0.2, device_mesh(8), dtype="float64", n_steps=500, weights=weights)
     assert row["spikes_unsharded"] > 100  # the network fires
     assert row["identical"], row
+
+
+def test_every_sharded_command_follows_the_cli_and_its_tables_read_back(tmp_path, capsys):
+    """Each part of ``evbench sharded`` on small settings: exit codes as the other commands',
+    ``--devices`` the largest mesh, ``--family`` applied (``all`` too); every table it writes is
+    read back by the project's reader, its JSON twin equal to its CSV value for value."""
+    from evbench.cli import main
+    from evbench.harness.results import read_table, table_of
+    from tests.test_reliability import assert_twins_equal
+
+    out = ["--no-progress", "--into", str(tmp_path)]
+    assert main(["sharded", "validate", "--profile", "ci", "--devices", "4", "--family", "csr", "--family", "coo",
+                 *out]) == 0
+    assert main(["sharded", "bench", "--profile", "tiny", "--devices", "2", "--family", "all", *out]) == 0
+    assert main(["sharded", "collectives", "--devices", "2", *out]) == 0
+    assert main(["sharded", "network", "--profile", "tiny", "--devices", "2", "--family", "jitc_scalar_r", *out]) == 0
+    assert main(["sharded", "model", *out]) == 1  # two sizes in the tiny grid: every fit refused, said so
+    assert "nothing projected" in capsys.readouterr().err
+    tables = {}
+    for csv in sorted(tmp_path.glob("*.csv")):
+        tables[table_of(csv).name] = assert_twins_equal(csv)
+        read_table(csv.with_suffix(".json"))
+    assert set(tables) == {"sharded-validate", "sharded-bench", "sharded-collectives", "sharded-network",
+                           "sharded-model-local", "sharded-model-comm"}
+    val = tables["sharded-validate"]
+    assert set(val.n_devices) == {2, 4} and set(val.family) == {"csr", "coo"}
+    assert set(val[val.family == "coo"].status) == {"unsupported"} and set(val[val.family == "csr"].status) == {"pass"}
+    assert set(tables["sharded-bench"].n_devices) == {1, 2} and len(set(tables["sharded-bench"].family)) == 2
+    assert set(tables["sharded-collectives"].n_devices) == {2}
+    assert list(tables["sharded-network"].family) == ["jitc_scalar_r"]
+    assert set(tables["sharded-model-local"].status) == {"refused"}
