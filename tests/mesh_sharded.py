@@ -165,7 +165,7 @@ def test_every_sharded_command_follows_the_cli_and_its_tables_read_back(tmp_path
     read back by the project's reader, its JSON twin equal to its CSV value for value."""
     from evbench.cli import main
     from evbench.harness.results import read_table, table_of
-    from tests.test_reliability import assert_twins_equal
+    from tests.twins import assert_twins_equal
 
     out = ["--no-progress", "--into", str(tmp_path)]
     assert main(["sharded", "validate", "--profile", "ci", "--devices", "4", "--family", "csr", "--family", "coo",
