@@ -212,6 +212,8 @@ def test_across_processes_joined_by_jax_distributed():
     (["model", "--profile", "tiny"], "--profile does not apply to `evbench sharded model`"),
     (["bench", "--source", "x.csv"], "--source does not apply to `evbench sharded bench`"),
     (["model", "--family", "all", "--source", "nope.csv"], "cannot read the sharded-bench table 'nope.csv': No such"),
+    (["collectives", "--devices", "1"], "--devices 1: the collectives' sweep runs on 2, 4, 8, 16, 32, 64 devices"),
+    (["validate", "--devices", "1"], "--devices 1: the full validation runs on 2, 4, 8 devices"),
 ])
 def test_the_sharded_command_refuses_what_a_part_does_not_take(argv, says, tmp_path, capsys):
     from evbench.cli import main

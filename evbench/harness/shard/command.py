@@ -78,6 +78,8 @@ def _registry(what):
 APPLIES = {"--devices": ("validate", "bench", "collectives", "network"), "--profile": ("validate", "bench", "network"),
            "--family": ("validate", "bench", "network", "model"), "--source": ("model",)}
 DEFAULT_DEVICES = 8
+#: the meshes the collectives are timed on (up to ``--devices``)
+COLLECTIVE_MESHES = (2, 4, 8, 16, 32, 64)
 
 
 def _given(options: ShardedOptions) -> dict:
@@ -130,12 +132,6 @@ def _selected(options: ShardedOptions, takes, default=None) -> tuple:
     return tuple(f for f in takes if f in options.families)
 
 
-def _network() -> tuple:
-    from ...spiking.ei import NETWORK_FAMILIES
-
-    return NETWORK_FAMILIES
-
-
 def _meshes(sizes, devices: int, what: str) -> tuple:
     """The mesh sizes of a profile up to ``--devices``; :class:`UsageError` when none is left."""
     kept = tuple(D for D in sizes if D <= devices)
@@ -167,6 +163,8 @@ def run_command(options: ShardedOptions) -> ShardedOutcome:
     devices = options.devices or DEFAULT_DEVICES
     if prof is not None:  # the profile's meshes up to --devices, its families those asked for
         prof = dataclasses.replace(prof, **_narrowed(options, prof, devices))
+    if options.what == "collectives":
+        _meshes(COLLECTIVE_MESHES, devices, "collectives' sweep")
     folder = options.output.check()
     t0 = time.perf_counter()
     if options.what == "model":
@@ -190,6 +188,7 @@ def run_command(options: ShardedOptions) -> ShardedOutcome:
 
 def _narrowed(options: ShardedOptions, prof, devices: int) -> dict:
     """The profile's fields narrowed by ``--devices`` and ``--family``."""
+    from ...spiking.ei import NETWORK_FAMILIES
     from .bench import ShardedGrid
     from .network import ShardedNetworkProfile
     from .validate import ShardedValidationProfile
@@ -200,7 +199,7 @@ def _narrowed(options: ShardedOptions, prof, devices: int) -> dict:
         return dict(devices=_meshes(prof.devices, devices, f"{prof.name} grid"))
     if isinstance(prof, ShardedNetworkProfile):
         return dict(devices=_meshes(prof.devices, devices, f"{prof.name} network"),
-                    families=_selected(options, _network(), prof.families))
+                    families=_selected(options, NETWORK_FAMILIES, prof.families))
     return {}
 
 
@@ -211,7 +210,7 @@ def _measure(options: ShardedOptions, prof, devices: int):
     if options.what == "collectives":
         from .bench import collective_rows
 
-        rows = collective_rows(tuple(d for d in (2, 4, 8, 16, 32, 64) if d <= devices), progress=options.progress)
+        rows = collective_rows(_meshes(COLLECTIVE_MESHES, devices, "collectives' sweep"), progress=options.progress)
         return {"collectives": pd.DataFrame(rows, columns=list(COLLECTIVE_COLUMNS))}, "sizes"
     families = None if not options.families or "all" in options.families else list(options.families)
     if options.what == "validate":
