@@ -4,7 +4,9 @@ Each sub-command's arguments become that command's options class (``ValidateOpti
 ``run_command(options)`` (:mod:`evbench.harness`), whose outcome's ``code`` is the exit status.
 Every command reads its choices from the same registries, with one meaning of ``all`` (every
 family, backend, product...) and one default (every one); numbers are checked the same way
-everywhere. A bad argument is an ``error:`` line on stderr and exit status 2, before any work.
+everywhere. A bad argument is an ``error:`` line on stderr and exit status 2, before any work; a
+command that cannot write its results (a full disk) is an ``error:`` line and exit status 1; an
+interrupt (Ctrl-C) is one line and exit status 130.
 """
 from __future__ import annotations
 
@@ -218,9 +220,30 @@ def _add_run(sub):
 
 
 def _add_sharded(sub):
-    from .harness.shard.command import add_parser
+    from .harness.shard import command
 
-    add_parser(sub)
+    p = sub.add_parser("sharded", help="sharded products over several devices: validate, bench, collectives, "
+                                       "network, model", description=command.__doc__.split("\n\n")[0])
+    p.add_argument("what", choices=command.WHAT)
+    p.add_argument("--devices", type=_positive_int, default=None, metavar="N",
+                   help=f"the most devices to run on (virtual CPU devices where JAX has only a CPU; default "
+                        f"{command.DEFAULT_DEVICES}); {', '.join(command.APPLIES['--devices'])}")
+    p.add_argument("--profile", default="", metavar="NAME",
+                   help="validate: full|ci; bench: scaling|asv|tiny; network: quick|tiny")
+    _choices(p, "--family", _families(), "family",
+             help_="only this family (repeatable; default: all); model: the families whose local cost is projected")
+    p.add_argument("--source", default="", metavar="CSV", help="model: the sharded-bench table (default: newest)")
+    _output(p)
+    _progress(p)
+
+    def run(args):
+        from .harness.results import Output
+
+        return command.run_command(command.ShardedOptions(
+            args.what, args.devices, args.profile, args.family, args.source, output=Output(args.out, args.into),
+            progress=not args.no_progress))
+
+    p.set_defaults(run=run)
 
 
 def _add_asv(sub):
@@ -275,6 +298,12 @@ def main(argv=None) -> int:
     except (UsageError, OutputError, ReportError) as exc:  # bad input found before the work: no traceback
         print(f"evbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk: the command's files were not written (nothing partial is left)
+        print(f"evbench {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"evbench {args.command}: interrupted", file=sys.stderr)
+        return 130
     return outcome if isinstance(outcome, int) else int(outcome.code)
 
 

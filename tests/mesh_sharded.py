@@ -90,6 +90,45 @@ def test_the_timed_phases_compose_to_the_product(family, product):
     assert np.array_equal(np.asarray(split), total)
 
 
+def test_empty_batches_give_empty_results_on_every_cut():
+    """A batch of no samples, on every family, axis and reduction (against the generation axis
+    too), eager and under jit: the unsharded product's empty shapes."""
+    import jax
+
+    from evbench.harness.shard.validate import axes_of, sharded_families
+    from evbench.ops.shard import device_mesh, shard
+
+    mesh = device_mesh(4)
+    for fam in sharded_families():
+        M = fam.build(12, 8, conn_prob=0.3, seed=2, dtype="float32")
+        for axis in axes_of(fam):
+            for reduction in ("xla", "ordered"):
+                S = shard(M, mesh, axis=axis, reduction=reduction)
+                for T, rows, cols in ((S, 12, 8), (S.T, 8, 12)):
+                    for fn in (lambda s, e: s.matvec(e), jax.jit(lambda s, e: s.matvec(e))):
+                        assert fn(T, np.zeros((cols, 0), bool)).shape == (rows, 0), (fam.name, axis)
+                    for fn in (lambda s, e: s.vecmat(e), jax.jit(lambda s, e: s.vecmat(e))):
+                        assert fn(T, np.zeros((0, rows), bool)).shape == (0, cols), (fam.name, axis)
+
+
+@pytest.mark.parametrize("family", ["dense", "csr", "fixed_per_post", "jitc_scalar_r", "jitc_normal_c"])
+def test_a_sample_with_a_non_finite_event_is_nan_everywhere_when_sharded(family):
+    """As unsharded (README "Event semantics"), on every cut, whichever device holds the event."""
+    from evbench.harness.shard.validate import axes_of
+    from evbench.catalogue import FAMILIES
+    from evbench.ops.shard import device_mesh, shard
+
+    fam = FAMILIES.get(family)
+    M = fam.build(16, 8, conn_prob=0.3, seed=2, dtype="float64")
+    for axis in axes_of(fam):
+        S = shard(M, device_mesh(4), axis=axis)
+        for n, run in ((16, lambda e: e @ S), (8, lambda e: (S @ e.T).T)):
+            ev = make_events(n, 0.5, seed=3, batch=3, dtype="float64", values="signed")
+            ev[0, n - 1], ev[1, 0] = np.inf, np.nan
+            out = np.asarray(run(ev))
+            assert np.isnan(out[:2]).all() and np.isfinite(out[2]).all(), (family, axis)
+
+
 def test_a_mesh_that_does_not_divide_an_axis_is_refused():
     from evbench.ops.shard import device_mesh, shard
 
@@ -118,3 +157,34 @@ def test_the_sharded_ei_network_reproduces_the_unsharded_raster_in_float64(weigh
     row = compare_rasters("coba", 0.2, device_mesh(8), dtype="float64", n_steps=500, weights=weights)
     assert row["spikes_unsharded"] > 100  # the network fires
     assert row["identical"], row
+
+
+def test_every_sharded_command_follows_the_cli_and_its_tables_read_back(tmp_path, capsys):
+    """Each part of ``evbench sharded`` on small settings: exit codes as the other commands',
+    ``--devices`` the largest mesh, ``--family`` applied (``all`` too); every table it writes is
+    read back by the project's reader, its JSON twin equal to its CSV value for value."""
+    from evbench.cli import main
+    from evbench.harness.results import read_table, table_of
+    from tests.twins import assert_twins_equal
+
+    out = ["--no-progress", "--into", str(tmp_path)]
+    assert main(["sharded", "validate", "--profile", "ci", "--devices", "4", "--family", "csr", "--family", "coo",
+                 *out]) == 0
+    assert main(["sharded", "bench", "--profile", "tiny", "--devices", "2", "--family", "all", *out]) == 0
+    assert main(["sharded", "collectives", "--devices", "2", *out]) == 0
+    assert main(["sharded", "network", "--profile", "tiny", "--devices", "2", "--family", "jitc_scalar_r", *out]) == 0
+    assert main(["sharded", "model", *out]) == 1  # two sizes in the tiny grid: every fit refused, said so
+    assert "nothing projected" in capsys.readouterr().err
+    tables = {}
+    for csv in sorted(tmp_path.glob("*.csv")):
+        tables[table_of(csv).name] = assert_twins_equal(csv)
+        read_table(csv.with_suffix(".json"))
+    assert set(tables) == {"sharded-validate", "sharded-bench", "sharded-collectives", "sharded-network",
+                           "sharded-model-local", "sharded-model-comm"}
+    val = tables["sharded-validate"]
+    assert set(val.n_devices) == {2, 4} and set(val.family) == {"csr", "coo"}
+    assert set(val[val.family == "coo"].status) == {"unsupported"} and set(val[val.family == "csr"].status) == {"pass"}
+    assert set(tables["sharded-bench"].n_devices) == {1, 2} and len(set(tables["sharded-bench"].family)) == 2
+    assert set(tables["sharded-collectives"].n_devices) == {2}
+    assert list(tables["sharded-network"].family) == ["jitc_scalar_r"]
+    assert set(tables["sharded-model-local"].status) == {"refused"}

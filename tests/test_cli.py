@@ -10,6 +10,8 @@ from evbench.harness.results import write_atomic
 from evbench.catalogue import PRODUCTS
 from evbench.cli import main
 
+from .twins import assert_twins_equal
+
 
 def test_catalogue_lists_every_family_and_product(capsys):
     assert main(["catalogue"]) == 0
@@ -34,6 +36,8 @@ def test_validate_writes_a_table(tmp_path, capsys):
     assert len(records) == len(PRODUCTS)
     meta = json.loads(next(machine_dir.glob("*.meta.json")).read_text())
     assert meta["profile"] == "quick" and "jax" in meta
+    for table in machine_dir.glob("*.csv"):  # validate and checks, read back by the project's reader
+        assert_twins_equal(table)
 
 
 def test_bad_family_name_is_refused(capsys):

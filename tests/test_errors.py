@@ -98,6 +98,25 @@ def test_inconsistent_sparse_arrays():
         evbench.FixedNumPerPre(np.zeros((2, 2), np.int32), 1.0, (3, 3))
 
 
+@pytest.mark.parametrize("dtype", [np.uint64, np.uint32, np.uint8, np.int64])
+def test_unsigned_index_pointers_do_not_wrap(dtype):
+    """np.diff wraps on unsigned integers and a cast to int32 drops high bits: a falling or
+    out-of-range indptr is refused whatever its integer dtype, never stored wrapped."""
+    indices, w = np.array([1, 3, 0, 2, 3]), np.float32([1, 2, 3, 4, 5])
+    with pytest.raises(ValueError, match=r"indptr entries must be in \[0, len\(indices\)=5\], got 7 at row 1"):
+        evbench.CSR(np.array([0, 7, 2, 5], dtype), indices, w, (3, 4))
+    with pytest.raises(ValueError, match="indptr must be non-decreasing, it falls at row 1"):
+        evbench.CSR(np.array([0, 3, 2, 5], dtype), indices, w, (3, 4))
+    if np.iinfo(dtype).max > 2**33:
+        with pytest.raises(ValueError, match=rf"got {2**32 + 2} at row 1"):
+            evbench.CSR(np.array([0, 2**32 + 2, 2**32 + 2, 5], dtype), indices, w, (3, 4))
+    M = evbench.CSR(np.array([0, 2, 2, 5], dtype), indices, w, (3, 4))
+    assert M.max_row_nnz == 3 and np.asarray(M.indptr).tolist() == [0, 2, 2, 5]
+    np.testing.assert_array_equal(np.asarray(np.array([True, False, True]) @ M), [3, 1, 4, 7])
+    C = evbench.CSC(np.array([0, 2, 2, 5], dtype), indices, w, (4, 3))
+    np.testing.assert_array_equal(np.asarray(C @ np.array([True, False, True])), [3, 1, 4, 7])
+
+
 def test_unknown_structure_option():
     with pytest.raises(ValueError, match=r"unknown option 'multapse' for family 'fixed_per_pre'"):
         get_family("fixed_per_pre").build(5, 5, multapse=True)

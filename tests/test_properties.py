@@ -141,3 +141,42 @@ def test_gradients_equal_dense(family, data):
         for got, want in zip(jax.tree_util.tree_leaves(gm), jax.tree_util.tree_leaves(gm_expected)):
             if np.dtype(got.dtype).kind == "f":
                 np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["auto", "portable", "gpu"])
+@pytest.mark.parametrize("family", ALL_FAMILIES, **fam_ids)
+def test_a_sample_with_a_non_finite_event_is_nan_everywhere(family, mode):
+    """README "Event semantics": every output of a sample holding inf, -inf or NaN is NaN (the
+    dense product's NaN where a synapse is absent, never a finite-looking value); the other
+    samples are untouched. Every product (one entry point marks them: the other implementations
+    are checked on the batches), eager and under jit."""
+    from evbench.ops.base import use_kernels
+
+    M = family.build(6, 5, conn_prob=0.5, seed=3, dtype="float64")
+    dense = np.asarray(M.to_dense(), np.float64)
+    with use_kernels(mode):
+        for product in PRODUCTS if mode == "auto" else [p for p in PRODUCTS if p.batched]:
+            n = product.n_inputs(M.shape)
+            samples = make_events(n, 0.5, seed=1, batch=4, dtype="float64", values="signed")
+            for k, bad in enumerate((np.inf, -np.inf, np.nan)):
+                samples[k, (n // 2 + k) % n] = bad
+            if not product.batched:  # one sample at a time
+                for k in range(4):
+                    out = np.asarray(product.run(M, samples[k]))
+                    assert np.isnan(out).all() == (k < 3) and (k < 3 or np.isfinite(out).all()), (product.key, k)
+                continue
+            for run in (product.run, product.jitted) if mode == "auto" else (product.run,):
+                out = np.asarray(run(M, product.events_from_samples(samples)))
+                out = out if product.events_left else out.T
+                assert np.isnan(out[:3]).all(), product.key
+                want = product.reference(dense, product.events_from_samples(samples[3:]))
+                np.testing.assert_allclose(out[3], (want if product.events_left else want.T)[0], rtol=1e-12,
+                                           atol=1e-12)
+
+
+def test_the_reproducer_of_non_finite_events():
+    M = __import__("evbench").CSR([0, 2, 2, 5], [1, 3, 0, 2, 3], np.float64([1, 2, 3, 4, 5]), (3, 4))
+    assert np.isnan(np.asarray(M.vecmat(np.array([np.inf, 0, 0])))).all()  # the dense product: [nan inf nan inf]
+    assert np.isnan(np.asarray(M.vecmat(np.array([np.nan, 0, 0])))).all()  # the dense product: all NaN
+    assert np.isnan(np.asarray(M @ np.array([np.inf, 0, 0, 0]))).all()
+    assert np.array_equal(np.asarray(M.vecmat(np.array([True, False, True]))), [3.0, 1.0, 4.0, 7.0])

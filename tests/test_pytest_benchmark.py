@@ -96,6 +96,30 @@ def test_a_damaged_pytest_benchmark_file_is_named_and_skipped(tmp_path, capsys):
     assert f"skipping {tmp_path / 'bad.json'}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("damage", ["benchmarks=[1,'x',None]", "machine_info.evbench='oops'", "datetime=12345",
+                                    "params=[1,2]", "commit_info='abc'", "stats=[]", "name=7"])
+def test_a_malformed_pytest_benchmark_run_is_named_and_skipped(tmp_path, capsys, damage):
+    """A file shaped like a run whose parts are of the wrong kind is skipped with a warning, as
+    an unparsable one is; the other runs are read and the report is written."""
+    pybench_run(tmp_path / "good.json")
+    obj = json.loads(pybench_run(tmp_path / "bad.json").read_text())
+    b0 = obj["benchmarks"][0]
+    {"benchmarks=[1,'x',None]": lambda: obj.update(benchmarks=[1, "x", None]),
+     "machine_info.evbench='oops'": lambda: obj["machine_info"].update(evbench="oops"),
+     "datetime=12345": lambda: obj.update(datetime=12345),
+     "params=[1,2]": lambda: b0.update(params=[1, 2]),
+     "commit_info='abc'": lambda: obj.update(commit_info="abc"),
+     "stats=[]": lambda: b0.update(stats=[]),
+     "name=7": lambda: b0.update(name=7)}[damage]()
+    (tmp_path / "bad.json").write_text(json.dumps(obj))
+    capsys.readouterr()
+    rep = report.build([tmp_path], tmp_path / "out")
+    assert rep.html.exists() and not _section(rep).missing
+    assert set(_section(rep).tables[0][1].file.str.split("/").str[-1]) == {"good.json"}
+    err = capsys.readouterr().err
+    assert f"skipping {tmp_path / 'bad.json'}" in err and "not a readable pytest-benchmark run" in err
+
+
 def test_the_readme_gate_uses_the_reports_threshold():
     text = (ROOT / "README.md").read_text()
     found = set(re.findall(r"--benchmark-compare-fail=median:(\d+)%", text))

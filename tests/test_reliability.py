@@ -21,6 +21,8 @@ from evbench.cli import main
 from evbench.harness import results
 from evbench.harness.report import build as build_report
 
+from .twins import assert_twins_equal, cells
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY_FLOATS = [1.37e-15, 4.70e-15, 0.1, 1 / 3, -2.5e-300, 1e300, 5e-324, math.nan, math.inf, -math.inf, 0.0]
 
@@ -93,6 +95,59 @@ def test_the_report_cli_exits_non_zero_when_it_refuses_a_file(tmp_path):
     assert main(["report", str(tmp_path)]) == 1
 
 
+def _damage_meta(meta, how):
+    if how == "unparsable":
+        meta.write_text('{"broken')
+    elif how == "deleted":
+        meta.unlink()
+    elif how == "without files":
+        meta.write_text(json.dumps({k: v for k, v in json.loads(meta.read_text()).items() if k != "files"}))
+    elif how == "a list":
+        meta.write_text("[1, 2, 3]")
+
+
+@pytest.mark.parametrize("meta_damage", ["unparsable", "deleted", "without files", "a list"])
+@pytest.mark.parametrize("table_damage", ["cut", "a cell flipped", "none"])
+def test_a_table_whose_metadata_is_damaged_cannot_be_proven_whole(tmp_path, capsys, meta_damage, table_damage):
+    """Damaged metadata proves nothing: a table of the current stamp that no readable metadata
+    lists is refused, naming the file and why, whatever its own state; the report reads the
+    rest and exits 1, without a traceback."""
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    _written_table(whole)
+    frame, csv, js = _written_table(tmp_path)
+    (meta,) = tmp_path.glob("*.meta.json")
+    _damage_meta(meta, meta_damage)
+    if table_damage == "cut":
+        csv.write_text("".join(csv.read_text().splitlines(keepends=True)[:20]))
+    elif table_damage == "a cell flipped":
+        csv.write_text(csv.read_text().replace("FAIL", "pass", 1))
+    for path in (csv, js):
+        with pytest.raises(results.DamagedTable, match=rf"{path.name}: no readable metadata lists it .*cannot be "
+                                                       "proven whole"):
+            results.read_table(path)
+    capsys.readouterr()
+    assert main(["report", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"refused {csv}" in err and f"refused {js}" in err
+    rep = build_report([tmp_path])
+    refused = {f for f, _ in rep.refused}
+    assert {str(csv), str(js)} <= refused
+    assert (str(meta) in refused) == (meta_damage in ("unparsable", "a list"))
+    conf = next(s for s in rep.sections if s.key == "conformance")
+    failing = [t for name, t in conf.tables if "failing" in name]
+    assert failing and len(failing[0]) == 10  # the whole table's failing rows only, never the damaged one's
+
+
+def test_a_table_of_an_earlier_stamp_needs_no_metadata(tmp_path):
+    """Results written before metadata listed files (second stamps) are read as they are."""
+    frame, csv, js = _written_table(tmp_path)
+    for path in (js, *tmp_path.glob("*.meta.json")):
+        path.unlink()
+    old = csv.rename(tmp_path / "validate-quick-20261123T165611Z.csv")
+    assert len(results.read_table(old)) == 40
+
+
 # -- no collisions, latest on complete runs, nothing partial ---------------------------------------
 
 
@@ -148,6 +203,67 @@ def test_a_full_disk_leaves_nothing_that_looks_like_results(tmp_path, monkeypatc
     assert left == []  # no table without its twin or metadata, no temporary file, no report
 
 
+def test_a_full_disk_during_bench_is_an_error_line(tmp_path, monkeypatch, capsys):
+    import errno
+
+    def write(self, path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(results.Transaction, "write", write)
+    code = main(["bench", "--grid", "tiny", "--family", "csr", "--backend", "native", "--no-progress",
+                 "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "evbench bench: error: [Errno 28] No space left on device" in err
+    assert "Traceback" not in err
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
+def test_an_interrupted_run_leaves_no_empty_folder(tmp_path):
+    """Ctrl-C during the validation: one line, exit 130, no run folder, latest where it was."""
+    root = tmp_path / "res"
+    done = results.run_folder(root)
+    results.point_latest(root, done)
+    cmd = [sys.executable, "-m", "evbench", "run", "--family", "csr", "--backend", "native", "--skip", "bench",
+           "--skip", "spiketimes", "--jobs", "1", "--no-progress", "--out", str(root)]
+    proc = subprocess.Popen(cmd, env=dict(_env(), PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:  # the validation has begun
+            if "validate:" in line:
+                break
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "evbench run: interrupted" in err and "Traceback" not in err
+    assert [p.name for p in (root / results.machine_label()).iterdir()] == [done.name]
+    assert (root / "latest").resolve() == done.resolve()
+
+
+def test_the_report_reads_the_run_latest_txt_names(tmp_path, monkeypatch, capsys):
+    """Where ``latest`` is a real folder, ``run`` names its newest run in ``latest.txt``; the
+    report without RESULTS reads that run, not the stale folder."""
+    monkeypatch.chdir(tmp_path)
+    root = Path("results")
+    stale = root / "latest"
+    stale.mkdir(parents=True)
+    _written_table(stale)
+    new = results.run_folder(root)
+    _written_table(new)
+    assert results.point_latest(root, new).name == "latest.txt"
+    assert main(["report"]) == 0
+    assert (new / "report.html").exists() and not (stale / "report.html").exists()
+    assert str(new.name) in capsys.readouterr().out
+    for f in stale.iterdir():  # the folder gone, the link is made again and latest.txt goes
+        f.unlink()
+    stale.rmdir()
+    assert results.point_latest(root, new).name == "latest" and not (root / "latest.txt").exists()
+
+
 # -- output locations refused before the work ------------------------------------------------------
 
 
@@ -166,6 +282,34 @@ def test_a_bad_output_location_is_refused_at_once(command, where, tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith(f"evbench {command[0]}: error: results location") and str(out) in err
     assert "Traceback" not in err and time.perf_counter() - t0 < 10  # before any work
+
+
+def test_report_refuses_a_read_only_results_folder_before_any_work(tmp_path, capsys, monkeypatch):
+    """Without --out the page goes into the results folder: a read-only one is an error line,
+    exit 2, before the results are read."""
+    import errno
+    import tempfile
+
+    _written_table(tmp_path)
+    tmp_path.chmod(0o555)
+    if os.geteuid() == 0:  # root writes into read-only folders: the file system says no instead
+        real = tempfile.mkstemp
+
+        def mkstemp(*args, dir=None, **kwargs):
+            if dir is not None and Path(dir) == tmp_path:
+                raise PermissionError(errno.EACCES, "Permission denied", str(dir))
+            return real(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    try:
+        t0 = time.perf_counter()
+        assert main(["report", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("evbench report: error: results location") and str(tmp_path) in err
+        assert "Traceback" not in err and time.perf_counter() - t0 < 1.0
+    finally:
+        tmp_path.chmod(0o755)
+    assert not (tmp_path / "report.html").exists()
 
 
 def test_run_refuses_a_bad_root_at_once(tmp_path, capsys):
@@ -267,29 +411,16 @@ def test_an_unknown_name_is_an_error_on_stderr(command, capsys):
     assert captured.out == ""
 
 
-def test_the_committed_sample_twins_equal_their_csvs_value_for_value():
-    """The sample run committed in results/latest: every table's JSON twin holds the same values
-    as its CSV (floats bit for bit), and both match the checksums their metadata records."""
-    import pandas as pd
-
-    from evbench.harness.results import read_table, table_of
-
-    latest = Path(__file__).resolve().parents[1] / "results" / "latest"
-    csvs = sorted(f for f in latest.rglob("*.csv") if table_of(f) is not None)
-    assert csvs, f"no results tables in the committed sample {latest}"
+def test_the_committed_twins_equal_their_csvs_value_for_value():
+    """Every results table committed under results/ (the sample run, the sharded tables, the
+    spike-time tables of earlier versions): its JSON twin holds the same values as its CSV, text
+    as text and floats bit for bit, and both match the checksums their metadata records."""
+    root = Path(__file__).resolve().parents[1] / "results"
+    csvs = sorted(f for f in root.rglob("*.csv") if results.table_of(f) is not None)
+    assert {results.table_of(f).name for f in csvs} == set(results.TABLES.names())  # every kind of table
     for csv in csvs:
-        twin = csv.with_suffix(".json")
-        assert twin.exists(), f"{csv} has no JSON twin"
-        a, b = read_table(csv), read_table(twin)
-        assert list(a.columns) == list(b.columns), csv
-        for c in a.columns:
-            x, y = a[c], b[c]
-            if pd.api.types.is_float_dtype(x) or pd.api.types.is_float_dtype(y):
-                xa, ya = x.to_numpy(float), y.to_numpy(float)
-                assert np.array_equal(xa, ya, equal_nan=True), (csv.name, c)
-            else:
-                assert [None if pd.isna(v) else str(v) for v in x] == [None if pd.isna(v) else str(v) for v in y], \
-                    (csv.name, c)
+        if results.listed(csv) or csv.with_suffix(".json").exists():  # every twin written since there were twins
+            assert_twins_equal(csv)
 
 
 def test_an_empty_text_field_reads_back_the_same_from_both_twins(tmp_path):
@@ -302,3 +433,27 @@ def test_an_empty_text_field_reads_back_the_same_from_both_twins(tmp_path):
     assert [None if pd.isna(v) else v for v in a.option] == [None if pd.isna(v) else v for v in b.option] \
         == [None, "corder=True", None]
     assert np.array_equal(a.x.to_numpy(float), b.x.to_numpy(float), equal_nan=True)
+
+
+def test_narrow_floats_text_and_empty_tables_survive_both_twins(tmp_path):
+    """float32 0.1 and float16 65504 read back as the values they are from both twins (not the
+    float64 nearest to their short form), text that looks like a number stays text, and a table
+    of no rows reads back, with its columns, from either twin."""
+    frame = pd.DataFrame({"model": ["007", "nan", "1e3"], "n": [1, 2, 3],
+                          "x": np.array([0.1, 1 / 3, 65504], np.float32),
+                          "h": np.array([65504, 0.1, -0.0], np.float16),
+                          "o": [np.float32(0.1), None, None], "status": ["pass", "pass", "FAIL"]})
+    table = results.TABLES.get("spiketimes-exact")
+    st = results.stamp()
+    with results.Transaction() as tx:
+        csv, js = tx.table(table, frame, tmp_path, "t", st)
+        empty_csv, _ = tx.table(table, frame.iloc[:0], tmp_path, "empty", st)
+        bare_csv, _ = tx.table(table, pd.DataFrame(), tmp_path, "bare", st)
+        tx.meta(tmp_path / f"spiketimes-t-{st}.meta.json", {})
+    back = assert_twins_equal(csv)
+    assert list(back.model) == ["007", "nan", "1e3"]
+    assert back.x.tolist() == [float(np.float32(0.1)), float(np.float32(1 / 3)), 65504.0]
+    assert back.h.tolist() == [65504.0, float(np.float16(0.1)), -0.0]
+    assert cells(back.o) == [("number", float(np.float32(0.1)).hex()), None, None]  # a NumPy scalar in objects
+    assert list(assert_twins_equal(empty_csv).columns) == list(frame.columns)
+    assert list(assert_twins_equal(bare_csv).columns) == list(table.columns)

@@ -88,6 +88,18 @@ def test_bad_mesh_reduction_and_events_are_refused():
         S.matvec(np.ones(8, np.float64))
 
 
+@pytest.mark.parametrize("family", ["jitc_scalar_r", "jitc_normal_r", "jitc_uniform_r"])
+def test_generated_rows_of_an_empty_batch_are_empty(family):
+    """The rows a device generates against the generation axis, for a batch of no samples."""
+    from evbench.ops.shard.sharded import generated_rows_matvec
+
+    M = get_family(family).build(12, 12, conn_prob=0.3, seed=2)
+    rows = jax.jit(lambda m, s, row0: generated_rows_matvec(m, s, row0, 3))  # as inside shard_map
+    assert rows(M, np.zeros((12, 0), np.float32), np.int32(3)).shape == (3, 0)
+    got = np.asarray(rows(M, np.eye(12, dtype=np.float32), np.int32(3)))
+    np.testing.assert_allclose(got, np.asarray(M.to_dense())[3:6], rtol=1e-6)
+
+
 def test_virtual_devices_cannot_be_added_once_jax_has_started():
     from evbench.ops.shard import virtual_cpu_devices
 
@@ -187,3 +199,113 @@ def test_across_processes_joined_by_jax_distributed():
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "2 processes × 4 devices = 8: every product passes" in proc.stdout
+
+
+# -- the command: the CLI's rules, the model's fits ------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["collectives", "--family", "csr"], "--family does not apply to `evbench sharded collectives`"),
+    (["network", "--family", "csr"], "--family csr: `evbench sharded network` takes fixed_prob, jitc_scalar_r"),
+    (["bench", "--family", "coo"], "a COO list is unordered"),
+    (["model", "--devices", "2"], "--devices does not apply to `evbench sharded model`"),
+    (["model", "--profile", "tiny"], "--profile does not apply to `evbench sharded model`"),
+    (["bench", "--source", "x.csv"], "--source does not apply to `evbench sharded bench`"),
+    (["model", "--family", "all", "--source", "nope.csv"], "cannot read the sharded-bench table 'nope.csv': No such"),
+    (["collectives", "--devices", "1"], "--devices 1: the collectives' sweep runs on 2, 4, 8, 16, 32, 64 devices"),
+    (["validate", "--devices", "1"], "--devices 1: the full validation runs on 2, 4, 8 devices"),
+])
+def test_the_sharded_command_refuses_what_a_part_does_not_take(argv, says, tmp_path, capsys):
+    from evbench.cli import main
+
+    assert main(["sharded", *argv, "--no-progress", "--into", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("evbench sharded: error:") and says in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "two"])
+def test_the_sharded_command_checks_devices_as_every_command_checks_numbers(bad, capsys):
+    from evbench.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["sharded", "bench", "--devices", bad])
+    assert exc.value.code == 2 and f"argument --devices: must be a whole number >= 1, got '{bad}'" in \
+        capsys.readouterr().err
+
+
+def _scaling_table(folder, sizes, t_of_n, *, status="ok"):
+    """A sharded-bench table written by the results layer: csr events @ M, one device."""
+    import pandas as pd
+
+    from evbench.harness import results
+
+    rows = [dict(family="csr", product="vecmat", scaling="strong", n_devices=1, n=n, status=status,
+                 event_driven=True, synapses_per_device=10.0 * n, unsharded_median_s=t_of_n(n),
+                 communication="reduce-scatter", comm_bytes_per_device=0, comm_median_s=1e-5) for n in sizes]
+    st = results.stamp()
+    with results.Transaction() as tx:
+        csv, _ = tx.table(results.TABLES.get("sharded-bench"), pd.DataFrame(rows), folder, "t", st)
+        tx.meta(folder / f"sharded-bench-t-{st}.meta.json", {})
+    return csv
+
+
+def test_a_fit_with_too_few_points_or_a_negative_cost_is_refused_and_nothing_is_projected(tmp_path, capsys):
+    from evbench.cli import main
+    from evbench.harness import results
+
+    csv = _scaling_table(tmp_path, (128, 256), lambda n: 2e-5 - 2e-9 * n)  # falls with n: c < 0, two points
+    assert main(["sharded", "model", "--source", str(csv), "--into", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "fit of csr vecmat refused: 2 points for 2 parameters" in err and "is not positive" in err
+    assert "error: nothing projected" in err
+    assert not list(tmp_path.glob("sharded-model-projection-*"))
+    (local,) = tmp_path.glob("sharded-model-local-*.csv")
+    fit = results.read_table(local)
+    assert list(fit.status) == ["refused"] and fit.c_s_per_synapse.iloc[0] < 0
+
+
+def test_a_physical_fit_over_enough_points_is_projected_with_positive_times(tmp_path, capsys):
+    from evbench.cli import main
+    from evbench.harness import results
+
+    csv = _scaling_table(tmp_path, (128, 256, 512, 1024), lambda n: 2e-6 + 3e-9 * 10 * n * (1 + 0.01 * (n % 3)))
+    assert main(["sharded", "model", "--source", str(csv), "--into", str(tmp_path)]) == 0
+    (local,) = tmp_path.glob("sharded-model-local-*.csv")
+    assert list(results.read_table(local).status) == ["ok"]
+    (proj,) = tmp_path.glob("sharded-model-projection-*.csv")
+    proj = results.read_table(proj)
+    assert len(proj) and (proj[["local_s", "comm_s", "step_s", "wall_per_sim_s"]] > 0).all().all()
+    assert not proj.interconnect.str.startswith("this host").any()  # the collectives' fits were refused
+
+
+def test_a_scaling_table_without_timings_or_damaged_is_an_error_line(tmp_path, capsys):
+    from evbench.cli import main
+
+    empty = _scaling_table(tmp_path, (), lambda n: 0.0)
+    assert main(["sharded", "model", "--source", str(empty), "--into", str(tmp_path)]) == 2
+    assert "has no event-driven events @ M timings to fit" in capsys.readouterr().err
+    cut = _scaling_table(tmp_path, (128, 256, 512), lambda n: 1e-6 * n)
+    cut.write_text("".join(cut.read_text().splitlines(keepends=True)[:2]))
+    assert main(["sharded", "model", "--source", str(cut), "--into", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read the sharded-bench table {str(cut)!r}" in err and "SHA-256" in err
+    assert "Traceback" not in err
+
+
+def test_fits_refuse_underdetermined_and_non_physical_costs():
+    import pandas as pd
+
+    from evbench.harness.shard.model import fit_comm, fit_local, project
+
+    one_d = pd.DataFrame([dict(status="ok", n_devices=2, communication="all-gather", comm_bytes_per_device=b,
+                               comm_median_s=1e-4 + b / 1e9) for b in (1e3, 1e4, 1e5, 1e6)])
+    (row,) = fit_comm(one_d).itertuples()
+    assert row.status == "refused" and "do not determine the 3 parameters" in row.reason  # one D: alpha, alpha_d
+    shrinking = pd.DataFrame([dict(status="ok", n_devices=D, communication="all-gather", comm_bytes_per_device=b,
+                                   comm_median_s=1e-3 - b / 1e9 + 1e-5 * D) for D in (2, 4) for b in (1e3, 1e5, 1e6)])
+    (row,) = fit_comm(shrinking).itertuples()
+    assert row.status == "refused" and "cost per byte" in row.reason
+    with pytest.raises(ValueError, match="must be positive"):
+        project({"csr": -1.94e-8}, fit_comm(shrinking))
+    assert fit_local(one_d.iloc[:0].assign(family=[], product=[])).empty

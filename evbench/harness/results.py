@@ -15,9 +15,11 @@ every results table holds.
   table file's row count and SHA-256, so a reader can prove a table whole. A
   :class:`Transaction` stages a command's files and renames them into place only once all are
   written: a command that fails part way (a full disk) leaves nothing that looks like results.
-* **Tables**: :data:`TABLES` declares each table once (name, the key columns that identify a
-  row, its columns, the command that makes it); the report and ``evbench run`` read them from
-  here. :func:`read_table` checks a file against its metadata and declaration.
+* **Tables**: :data:`TABLES` (declared in :mod:`.tables`, importable from here) declares each
+  table once (name, the key columns that identify a row, its columns, the command that makes
+  it). :func:`read_table` checks a file against its metadata and declaration: a file of the
+  current stamp must be listed, with its SHA-256 and rows, by a readable metadata file
+  (:data:`LISTED`); the metadata also records each table's columns and those holding text.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..registry import Registry
+from .tables import CHECK_COLUMNS, SPIKETIME_TABLES, TABLES, Derived, Table, table_of  # noqa: F401 (the tables, here too)
 
 # -- the machine and the time ------------------------------------------------------------------
 
@@ -162,6 +164,8 @@ def point_latest(root: Path, folder: Path) -> Path:
             tmp.unlink()
         os.symlink(target, tmp, target_is_directory=True)
         os.replace(tmp, link)
+        if (root / "latest.txt").exists():  # a name left by a run that could not make the link
+            (root / "latest.txt").unlink()
         return link
     except OSError:
         if tmp.is_symlink():
@@ -170,6 +174,19 @@ def point_latest(root: Path, folder: Path) -> Path:
 
 
 # -- writing -----------------------------------------------------------------------------------
+
+
+def latest_run(root: Path) -> Path:
+    """The newest complete run under ``root``, as :func:`point_latest` named it: ``root/latest``
+    when it is the link, else the folder ``root/latest.txt`` names (written where the link could
+    not be made: no symlinks, or ``latest`` a real folder), else ``root/latest``."""
+    root = Path(root)
+    link, named = root / "latest", root / "latest.txt"
+    if not link.is_symlink() and named.is_file():
+        target = named.read_text().strip()
+        if target:
+            return root / target
+    return link
 
 
 def _umask() -> int:
@@ -221,14 +238,49 @@ def _plain(v):
     return v
 
 
+def _widened(frame):
+    """``frame`` with float16/float32 values as the float64 numbers they are: CSV writes a
+    narrow float in its own shortest form (float32 0.1 as ``0.1``), which reads back as another
+    float64 than the JSON twin's exact ``0.10000000149011612``; widened, both hold the exact value."""
+    import numpy as np
+
+    out = None
+    for c in frame.columns:
+        col = frame[c]
+        if col.dtype.kind == "f" and col.dtype.itemsize < 8:
+            widened = col.astype("float64")
+        elif col.dtype == object and any(isinstance(v, np.floating) and v.dtype.itemsize < 8 for v in col):
+            widened = col.map(lambda v: float(v) if isinstance(v, np.floating) else v)
+        else:
+            continue
+        out = frame.copy() if out is None else out
+        out[c] = widened
+    return frame if out is None else out
+
+
+def text_columns(frame) -> list[str]:
+    """The columns that hold text only (besides missing values): recorded in the metadata so
+    that a reader keeps ``007`` or ``nan`` as text, which CSV cannot say."""
+    out = []
+    for c in frame.columns:
+        col = frame[c]
+        if col.dtype.kind in "biufcmM":
+            continue
+        values = [v for v in col if not (v is None or (isinstance(v, float) and math.isnan(v)))]
+        if values and all(isinstance(v, str) for v in values):
+            out.append(str(c))
+    return out
+
+
 def frame_csv(frame) -> str:
-    """A table as CSV, floats in their shortest exact form (:func:`parse_table` reads them back
-    exactly)."""
-    return frame.to_csv(index=False)
+    """A table as CSV, floats in their shortest exact form (float16 and float32 as the float64
+    they equal; :func:`parse_table` reads them back exactly)."""
+    return _widened(frame).to_csv(index=False)
 
 
 def frame_json(frame) -> str:
     """A table as a JSON array of records, every float exact."""
+    frame = _widened(frame)
     cols = [str(c) for c in frame.columns]
     records = [{c: _plain(v) for c, v in zip(cols, row)} for row in frame.itertuples(index=False, name=None)]
     return json.dumps(records, allow_nan=False, separators=(",", ":")) + "\n"
@@ -292,11 +344,14 @@ class Transaction:
     def table(self, table: "Table", frame, folder, tag: str, stamp_: str) -> tuple[Path, Path]:
         """``<table>-<tag>-<stamp>.csv`` and ``.json`` of ``frame``, recorded (rows, SHA-256)
         for the metadata."""
+        if len(frame.columns) == 0:  # a table of no rows still has its columns
+            frame = frame.reindex(columns=list(table.columns))
         stem = Path(folder) / f"{table.name}-{tag}-{stamp_}"
         paths = []
+        shape = dict(columns=[str(c) for c in frame.columns], text=text_columns(frame))
         for suffix, text in ((".csv", frame_csv(frame)), (".json", frame_json(frame))):
             path = self.write(stem.parent / (stem.name + suffix), text)
-            self.entries[path.name] = dict(table=table.name, rows=int(len(frame)), sha256=_digest(text))
+            self.entries[path.name] = dict(table=table.name, rows=int(len(frame)), sha256=_digest(text), **shape)
             paths.append(path)
         return paths[0], paths[1]
 
@@ -304,169 +359,6 @@ class Transaction:
         """The command's ``.meta.json`` with the tables staged so far (written last)."""
         return self.write(path, json.dumps(dict(meta, files=self.entries), indent=2, sort_keys=True, default=str)
                           + "\n")
-
-
-# -- the tables --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Derived:
-    """Columns a table takes from a registry, read when the table is used: the validation
-    tables have one column per conformance check (:data:`evbench.harness.checks.CHECKS`)."""
-
-    names: object  # () -> tuple of column names
-
-    def __call__(self) -> tuple:
-        return tuple(self.names())
-
-
-def _check_names() -> tuple:
-    from .checks import CHECKS
-
-    return CHECKS.names()
-
-
-#: one column per conformance check, in the registry's order
-CHECK_COLUMNS = Derived(_check_names)
-
-
-@dataclass(frozen=True)
-class Table:
-    """One results table: its name (the file prefix), the columns that identify a row (where
-    two files hold the same key, the newer counts), its columns in order (``layout``; a
-    :class:`Derived` entry stands for the columns a registry gives), those a reader cannot do
-    without, and the command that makes it. ``renamed`` maps the column names of files written
-    by earlier versions to today's (applied by :func:`read_table`)."""
-
-    name: str
-    keys: tuple
-    layout: tuple
-    made_by: str
-    title: str = ""
-    required: tuple = ()
-    #: one row per repeat of a case (bench): the key identifies a case, not a row
-    repeated: bool = False
-    renamed: tuple = ()
-
-    @property
-    def columns(self) -> tuple:
-        return tuple(n for c in self.layout for n in (c() if isinstance(c, Derived) else (c,)))
-
-    def matches(self, filename: str) -> bool:
-        return filename.startswith(self.name + "-")
-
-
-#: the backend's mode column was called ``option`` before the vocabulary was settled
-_MODE = (("option", "mode"),)
-
-
-#: every results table evbench writes (spike-time tables are ``spiketimes-<name>``)
-TABLES: Registry[Table] = Registry("results table")
-for _t in (
-    Table("validate", ("machine", "device", "family", "product", "backend", "mode"),
-          ("family", "product", "backend", "mode", "device", "event_driven", "cases", "failed", "max_error",
-           "tolerance", "worst_ratio", "status", CHECK_COLUMNS, "failing_case", "reproduce", "seconds", "detail",
-           "note"),
-          "evbench validate", "one row per family × product × backend mode",
-          required=("family", "product", "backend", "status"), renamed=_MODE),
-    Table("checks", ("machine", "device", "family", "product", "backend", "mode", "check"),
-          ("family", "product", "backend", "mode", "device", "check", "status", "cases", "failed", "max_error",
-           "tolerance", "worst_ratio", "detail", "failing_case", "reproduce", "seconds", "event_driven", "note"),
-          "evbench validate", "one row per check", required=("family", "backend", "check", "status"), renamed=_MODE),
-    Table("bench", ("machine", "family", "backend", "product", "device", "n", "active", "conn_num", "batch", "dtype",
-                    "workload"),
-          ("family", "backend", "mode", "timing", "product", "expr", "event_driven", "device", "device_name", "n",
-           "active", "active_fraction", "touched_fraction", "conn_num", "conn_prob", "batch", "dtype", "workload",
-           "status", "reason", "repeat", "time_s", "number", "median_s", "iqr_s", "repeats", "first_call_s",
-           "compile_s", "compile_cached", "build_s", "prepare_s", "synaptic_events", "bytes_touched", "events_per_s",
-           "effective_gb_s", "machine_read_gb_s", "bandwidth_fraction", "structure_bytes", "backend_bytes",
-           "device_bytes_in_use", "device_peak_bytes", "backend_version", "jax", "jaxlib"),
-          "evbench bench", "one row per case and repeat", required=("family", "backend", "product", "status"),
-          repeated=True, renamed=_MODE),
-    Table("spiketimes-exact", ("machine", "model", "n", "k", "delay", "t_ref"),
-          ("model", "n", "k", "delay", "t_ref", "n_spikes", "identical_indices", "max_rel_time_error",
-           "first_mismatch", "status", "j0", "seconds_reference", "seconds_sparseprop"),
-          "evbench spiketimes", "SparseProp against the naive exact reference", required=("model", "status")),
-    Table("spiketimes-convergence", ("machine", "model", "backend", "interpolation", "dt_ms"),
-          ("model", "backend", "mode", "interpolate", "interpolation", "dt_ms", "n_spikes_ref", "n_spikes_stepped",
-           "n_matched", "mean_abs_error_ms", "max_abs_error_ms", "first_divergence_ms", "t_end_ms", "seconds",
-           "status", "reason", "window_ms", "n_window", "mean_abs_error_window_ms"),
-          "evbench spiketimes", "time-stepped against exact, per dt", required=("model", "dt_ms"), renamed=_MODE),
-    Table("spiketimes-order", ("machine", "model", "backend", "interpolation"),
-          ("model", "backend", "interpolate", "interpolation", "order", "order_stderr", "n_points", "window_ms",
-           "n_spikes_window"),
-          "evbench spiketimes", "convergence order in dt", required=("model", "order")),
-    Table("spiketimes-operators", ("machine", "model", "backend", "dtype"),
-          ("model", "backend", "mode", "dtype", "n_steps", "identical", "first_divergent_step",
-           "first_divergent_neuron", "first_divergent_ms", "first_input_difference_step", "max_input_difference_ulps",
-           "cause", "status", "reason"),
-          "evbench spiketimes", "each backend's operator in a stepped network", required=("model", "backend"),
-          renamed=_MODE),
-    Table("spiketimes-statistics", ("machine", "model", "impl", "statistic"),
-          ("model", "impl", "statistic", "value", "ci_low", "ci_high", "n_units", "ci_method", "dt_ms", "t_ms",
-           "divergence_ms", "consistent"),
-          "evbench spiketimes", "network statistics beyond the chaotic horizon", required=("statistic", "value")),
-    Table("spiketimes-scaling", ("machine", "impl", "model", "n", "k"),
-          ("impl", "model", "n", "k", "n_spikes", "seconds", "spikes_per_s", "ns_per_synaptic_update", "cpu_seconds",
-           "spikes_per_cpu_s", "synaptic_updates"),
-          "evbench spiketimes", "cost per spike against N", required=("impl", "n", "n_spikes", "seconds")),
-    Table("spiketimes-ei", ("machine", "model", "family", "backend", "scale"),
-          ("model", "backend", "family", "scale", "n_neurons", "sim_ms", "mode", "status", "reason", "compile_s",
-           "wall_s", "wall_per_sim_s", "rate_exc_hz", "rate_inh_hz", "in_regime", "expected_rate_hz", "build_s"),
-          "evbench spiketimes", "E/I networks: wall time per simulated second",
-          required=("model", "backend", "wall_per_sim_s"), renamed=_MODE),
-    Table("spiketimes-nest", ("machine", "network", "n", "simulator", "rule"),
-          ("network", "n", "n_synapses", "delay_ms", "t_ref_ms", "resolution_ms", "t_end_ms", "simulator", "rule",
-           "n_spikes", "n_spikes_nest", "identical", "max_abs_dt_ms", "first_divergence", "first_divergence_ms",
-           "first_divergence_neuron", "cause", "seconds", "prepare_s", "seconds_nest", "build_s_nest", "status",
-           "n_shared_instants", "n_mixed_waves", "n_at_refractory_end"),
-          "evbench spiketimes --against nest", "evbench's exact simulators against NEST's iaf_psc_delta_ps",
-          required=("network", "simulator", "rule", "status")),
-    # the sharded products (evbench sharded): validation, scaling, collectives, the E/I network, the model
-    Table("sharded-validate", ("machine", "family", "options", "product", "n_devices", "axis",
-                                           "reduction", "dtype", "check"),
-                      ("family", "options", "product", "product_key", "n_devices", "axis", "communication", "reduction", "dtype", "check", "status", "cases", "failed", "max_error", "tolerance", "worst_ratio", "bitwise_unsharded", "detail", "failing_case", "seconds", "build_s"), "evbench sharded validate", "one row per sharded product × check",
-                      required=("family", "product", "n_devices", "check", "status"),
-                      renamed=(("option", "options"),)),
-    Table("sharded-bench", ("machine", "family", "product", "scaling", "n_devices", "n"), ("family", "product", "expr", "scaling", "n_devices", "n", "n_per_device", "conn_num", "conn_prob", "active", "active_fraction", "batch", "dtype", "axis", "communication", "event_driven", "status", "reason", "total_median_s", "total_iqr_s", "local_median_s", "local_iqr_s", "comm_median_s", "comm_iqr_s", "unsharded_median_s", "unsharded_iqr_s", "total_number", "local_number", "comm_number", "unsharded_number", "warmup_s", "comm_bytes_per_device", "synapses_per_device", "structure_bytes", "sharded_bytes", "devices", "cpus"),
-                   "evbench sharded bench", "strong and weak scaling, time split into local and communication",
-                   required=("family", "product", "n_devices", "status")),
-    Table("sharded-collectives", ("machine", "communication", "n_devices", "elements_per_device"),
-                         ("communication", "n_devices", "elements_per_device", "comm_bytes_per_device", "comm_median_s", "comm_iqr_s", "number", "status", "devices", "cpus"), "evbench sharded collectives",
-                         "all-gather and reduce-scatter alone over message sizes",
-                         required=("communication", "n_devices", "comm_bytes_per_device", "comm_median_s")),
-    Table("sharded-network", ("machine", "model", "family", "weights", "axis", "dtype", "n_devices"),
-                     ("model", "family", "weights", "axis", "dtype", "scale", "n_neurons", "n_devices", "reduction", "n_steps", "sim_ms", "status", "reason", "identical", "first_divergent_step", "first_input_difference_step", "max_input_difference", "spikes_unsharded", "spikes_sharded", "rate_hz", "wall_per_sim_s", "unsharded_wall_per_sim_s", "compile_s", "run_s", "bytes_per_device_per_step", "collectives", "devices"), "evbench sharded network", "the sharded E/I network against the unsharded",
-                     required=("model", "n_devices", "identical")),
-    Table("sharded-model-local", ("machine", "family", "product"),
-                         ("family", "product", "event_driven", "a_s", "c_s_per_synapse", "points", "rel_rms"),
-                         "evbench sharded model", "local cost per synaptic event"),
-    Table("sharded-model-comm", ("machine", "communication"),
-                        ("communication", "alpha_s", "alpha_per_device_s", "beta_s_per_byte", "gb_per_s", "points",
-                         "rel_rms"), "evbench sharded model", "communication cost per collective"),
-    Table("sharded-model-projection", ("machine", "local", "n_neurons", "n_devices", "cut",
-                                                           "interconnect"),
-                              ("local", "c_s_per_synapse", "n_neurons", "n_devices", "cut", "interconnect",
-                               "synapses_per_device",
-                               "bytes_per_device", "local_s", "comm_s", "step_s", "comm_share", "break_even_c_s",
-                               "wall_per_sim_s",
-                               "synapse_bytes_per_device"), "evbench sharded model", "projected step times"),
-):
-    TABLES.register(_t)
-
-#: the spike-time tables, by the short name ``evbench spiketimes --table`` takes
-SPIKETIME_TABLES = tuple(t.name.removeprefix("spiketimes-") for t in TABLES if t.name.startswith("spiketimes-"))
-
-
-def table_of(path) -> Table | None:
-    """The declared table a results file holds, from its name (None: not an evbench table)."""
-    name = Path(path).name
-    if name.endswith(".meta.json") or Path(name).suffix not in (".csv", ".json"):
-        return None
-    for table in sorted(TABLES, key=lambda t: -len(t.name)):  # spiketimes-exact before any prefix of it
-        if table.matches(name):
-            return table
-    return None
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -477,28 +369,69 @@ class DamagedTable(ValueError):
     cannot be parsed, or lacks a column its table requires. The message names the file."""
 
 
+#: the stamp of every file written since the metadata lists each table (microseconds and the
+#: process id: :func:`stamp`): such a table is trusted only where a readable metadata file lists
+#: it with its SHA-256. A table of an earlier stamp (seconds only), from before metadata listed
+#: files, can prove nothing and is read as it is.
+LISTED = re.compile(r"\d{8}T\d{6}_\d{6}Z-\d+")
+
+
+def listed(path) -> bool:
+    """Whether the metadata of the version that wrote ``path`` lists it (see :data:`LISTED`)."""
+    return bool(LISTED.search(Path(path).name))
+
+
+def load_meta(path) -> dict:
+    """A ``.meta.json`` file's object; ``ValueError`` naming the file and why it cannot be used."""
+    path = Path(path)
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path.name} cannot be read: {type(exc).__name__}: {exc}") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path.name} holds a JSON {type(meta).__name__}, not the object of a metadata file")
+    return meta
+
+
 def meta_of(path) -> tuple[Path, dict] | None:
     """The ``.meta.json`` beside a results file that lists it, with its contents, or None
-    (results of earlier versions record no files)."""
+    (results of earlier versions record no files; a damaged metadata file lists nothing)."""
     path = Path(path)
     for cand in sorted(path.parent.glob("*.meta.json")):
         try:
-            meta = json.loads(cand.read_text())
-        except (OSError, ValueError):
+            meta = load_meta(cand)
+        except ValueError:
             continue
-        if isinstance(meta, dict) and path.name in (meta.get("files") or {}):
+        files = meta.get("files")
+        if isinstance(files, dict) and isinstance(files.get(path.name), dict):
             return cand, meta
     return None
 
 
-def _restore_nonfinite(frame):
+def _unlisted(path: Path) -> str:
+    """Why no metadata lists ``path`` (the metadata files of its stamp, each with what is wrong)."""
+    key = stamp_key(path.name)
+    why = []
+    for cand in sorted(path.parent.glob("*.meta.json")):
+        if stamp_key(cand.name) != key:
+            continue
+        try:
+            files = load_meta(cand).get("files")
+        except ValueError as exc:
+            why.append(str(exc))
+            continue
+        why.append(f"{cand.name} lists no files" if not isinstance(files, dict) else f"{cand.name} does not list it")
+    return "; ".join(why) or "no .meta.json of its stamp is beside it"
+
+
+def _restore_nonfinite(frame, text=()):
     """JSON records back to numbers: "Infinity", "-Infinity" (and null, NaN) in a column that
-    otherwise holds numbers."""
+    otherwise holds numbers (never in a column of text)."""
     import pandas as pd
 
     for c in frame.columns:
         col = frame[c]
-        if col.dtype != object:
+        if col.dtype != object or c in text:
             continue
         strings = col.map(lambda v: isinstance(v, str))
         if strings.any() and col[strings].isin(["Infinity", "-Infinity", "NaN"]).all():
@@ -507,36 +440,67 @@ def _restore_nonfinite(frame):
     return frame
 
 
-def parse_table(path):
-    """A results file as a DataFrame (CSV floats read exactly; JSON non-finite floats restored)."""
+def parse_table(path, *, columns=None, text=()):
+    """A results file as a DataFrame (CSV floats read exactly; JSON non-finite floats restored).
+    ``columns`` and ``text``, as the metadata records them: the columns of a table of no rows
+    (a JSON ``[]`` has none), and those that hold text (a CSV field ``007`` or ``nan`` stays
+    text). Without them (files of earlier versions) the kinds are inferred."""
     import pandas as pd
 
     path = Path(path)
+    text = [c for c in text if isinstance(c, str)]
     if path.suffix == ".csv":
         # pandas 3 parses floats exactly by default; pandas 2 needs asking
         exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
-        return pd.read_csv(path, keep_default_na=True, **exact)
-    return _restore_nonfinite(pd.DataFrame(json.loads(path.read_text())))
+        if columns is None:
+            return pd.read_csv(path, keep_default_na=True, **exact)
+        # written by frame_csv: a missing value is an empty field, and only that
+        return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={c: str for c in text}, **exact)
+    records = json.loads(path.read_text())
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ValueError("not a JSON array of records")
+    if not records:
+        return pd.DataFrame(columns=list(columns or []))
+    return _restore_nonfinite(pd.DataFrame(records), text)
+
+
+def _entry(path: Path) -> tuple[Path, dict] | None:
+    """The metadata's record of ``path`` (its metadata file and entry); :class:`DamagedTable`
+    where a file of the current stamp has none that can be used."""
+    found = meta_of(path)
+    if found is None:
+        if listed(path):
+            raise DamagedTable(f"{path}: no readable metadata lists it ({_unlisted(path)}), so it cannot be "
+                               "proven whole")
+        return None
+    entry = found[1]["files"][path.name]
+    if not isinstance(entry.get("sha256"), str) or not isinstance(entry.get("rows"), int):
+        raise DamagedTable(f"{path}: its entry in {found[0].name} lacks the SHA-256 or the row count, so it "
+                           "cannot be proven whole")
+    return found[0], entry
 
 
 def read_table(path, table: Table | None = None):
-    """A results file, checked: against the row count and SHA-256 its metadata records (when
-    it records them) and against the columns its table requires. :class:`DamagedTable`
-    otherwise, naming the file and what is wrong."""
+    """A results file, checked: against the row count and SHA-256 its metadata records (a file
+    of the current stamp must be listed: :data:`LISTED`) and against the columns its table
+    requires. :class:`DamagedTable` otherwise, naming the file and what is wrong."""
     path = Path(path)
     table = table or table_of(path)
     data = path.read_bytes()
-    found = meta_of(path)
-    entry = found[1]["files"][path.name] if found else None
-    if entry is not None and entry.get("sha256") and _digest(data) != entry["sha256"]:
-        raise DamagedTable(f"{path}: its SHA-256 does not match the one recorded in {found[0].name}: the file "
+    found = _entry(path)
+    meta_name, entry = found if found else ("", {})
+    if entry and _digest(data) != entry["sha256"]:
+        raise DamagedTable(f"{path}: its SHA-256 does not match the one recorded in {meta_name}: the file "
                            "was changed or cut after it was written")
+    columns = entry.get("columns") if isinstance(entry.get("columns"), list) else None
+    if columns is None and path.suffix == ".json" and table is not None:
+        columns = list(table.columns)
     try:
-        frame = parse_table(path)
+        frame = parse_table(path, columns=columns, text=entry.get("text") or ())
     except Exception as exc:  # pandas raises many kinds
         raise DamagedTable(f"{path}: cannot be read: {type(exc).__name__}: {exc}") from None
-    if entry is not None and "rows" in entry and int(entry["rows"]) != len(frame):
-        raise DamagedTable(f"{path}: {len(frame)} rows, but {found[0].name} records {entry['rows']}")
+    if entry and entry["rows"] != len(frame):
+        raise DamagedTable(f"{path}: {len(frame)} rows, but {meta_name} records {entry['rows']}")
     if table is not None:
         frame = frame.rename(columns={old: new for old, new in table.renamed
                                       if old in frame.columns and new not in frame.columns})

@@ -97,12 +97,21 @@ def resolve_options(options: RunOptions) -> None:
 
 def run_command(options: RunOptions) -> RunOutcome:
     """Every stage into one new run folder, a summary, and ``latest`` moved when the run is whole."""
-    from . import bench, report, spiketimes, validate
-    from .bench import present_devices
-
     resolve_options(options)
     root = Path(options.out)
     folder = run_folder(root)
+    try:
+        return _run_stages(options, root, folder)
+    except BaseException:  # an interrupt (Ctrl-C): no empty run folder left behind
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+
+
+def _run_stages(options: RunOptions, root: Path, folder: Path) -> RunOutcome:
+    from . import bench, report, spiketimes, validate
+    from .bench import present_devices
+
     into = Output(root, folder)
     t_start = time.perf_counter()
     stages = {name: Stage(name) for name in STAGES}

@@ -330,9 +330,25 @@ def _bilinear(fast, slow):
     return product
 
 
+def nan_where_not_finite(out, S, sample_axis: int):
+    """``out`` with every output of a sample that holds a non-finite event (±inf, NaN) set to
+    NaN (README "Event semantics"): an event-driven product skips the absent synapses whose
+    ``inf * 0`` make the dense product NaN, so it would otherwise give finite-looking values; a
+    jitted function cannot raise on a value, so the sample is marked invalid instead. Samples
+    lie along ``sample_axis`` of ``S`` and ``out`` (0 for ``events @ M``, 1 for ``M @ events``).
+    Bool events are always finite: nothing is checked (no cost)."""
+    if S.dtype == np.bool_:
+        return out
+    other = 1 - sample_axis
+    bad = jnp.logical_not(jnp.all(jnp.isfinite(S), axis=other, keepdims=True))
+    return jnp.where(bad, jnp.asarray(jnp.nan, out.dtype), out)
+
+
 # jitted so that eager calls reuse one compilation per structure type and shape
-_vecmat_p = jax.jit(_bilinear(lambda c, S: _forward(c, S, "vecmat"), lambda c, S: c._vecmat_ad(S)))
-_matvec_p = jax.jit(_bilinear(lambda c, S: _forward(c, S, "matvec"), lambda c, S: c._matvec_ad(S)))
+_vecmat_p = jax.jit(_bilinear(lambda c, S: nan_where_not_finite(_forward(c, S, "vecmat"), S, 0),
+                              lambda c, S: c._vecmat_ad(S)))
+_matvec_p = jax.jit(_bilinear(lambda c, S: nan_where_not_finite(_forward(c, S, "matvec"), S, 1),
+                              lambda c, S: c._matvec_ad(S)))
 
 
 class Transposed(Connectivity):

@@ -97,6 +97,11 @@ class CSR(Connectivity):
             raise ValueError(f"indptr must have shape ({shape[0] + 1},) for shape={shape}, got {ptr.shape}")
         if ptr[0] != 0 or ptr[-1] != nnz:
             raise ValueError(f"indptr must start at 0 and end at len(indices)={nnz}, got {ptr[0]} and {ptr[-1]}")
+        # compared as Python integers: np.diff wraps on unsigned dtypes, and a cast to int32 on large values
+        if ptr.size and int(ptr.max()) > nnz:
+            bad = int(np.argmax(ptr > nnz))
+            raise ValueError(f"indptr entries must be in [0, len(indices)={nnz}], got {int(ptr[bad])} at row {bad}")
+        ptr = ptr.astype(np.int64)
         row_nnz = np.diff(ptr)
         if np.any(row_nnz < 0):
             raise ValueError(f"indptr must be non-decreasing, it falls at row {int(np.argmax(row_nnz < 0))}")

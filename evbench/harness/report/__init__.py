@@ -52,8 +52,11 @@ def build(paths, out_dir=None, *, title: str = "evbench report") -> Report:
 
 
 def default_results(root: str | Path = "results") -> Path:
-    """``results/latest`` (the newest ``evbench run``)."""
-    return Path(root) / "latest"
+    """The newest ``evbench run``: ``results/latest``, or the folder ``results/latest.txt``
+    names where the link could not be made (:func:`evbench.harness.results.latest_run`)."""
+    from ..results import latest_run
+
+    return latest_run(Path(root))
 
 
 @dataclass
@@ -91,10 +94,11 @@ def run_command(options: ReportOptions) -> ReportOutcome:
     if not options.results and not Path(paths[0]).exists():
         raise ReportError(f"no RESULTS given and {paths[0]!r} does not exist; run `evbench run` first "
                           "or name a results folder")
-    if options.out is not None:
-        from ..results import Output
+    from ..results import Output
 
-        Output(into=options.out).check()
+    first = Path(paths[0])
+    # where the page goes, proven writable before any work (a read-only results folder too)
+    Output(into=options.out if options.out is not None else (first if first.is_dir() else first.parent)).check()
     rep = build(paths, options.out, title=options.title)
     drawn = [s for s in rep.sections if not s.missing]
     missing = [s for s in rep.sections if s.missing]

@@ -32,6 +32,30 @@ def is_run(obj) -> bool:
         and isinstance(obj.get("benchmarks"), list)
 
 
+def _want(value, kind, where: str) -> None:
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is not bool):
+        raise ValueError(f"not a readable pytest-benchmark run: {where} is {type(value).__name__} {value!r:.40}, "
+                         f"not {'an object' if kind is dict else 'text'}")
+
+
+def check_run(obj: dict) -> None:
+    """``ValueError`` naming the first part of a run (:func:`is_run`) that has the wrong kind:
+    what pytest-benchmark writes as an object or as text must be one (or absent)."""
+    info = obj["machine_info"]
+    _want(info.get("evbench"), dict, "machine_info.evbench")
+    _want(info.get("cpu"), dict, "machine_info.cpu")
+    _want(obj.get("commit_info"), dict, "commit_info")
+    _want(obj.get("datetime"), str, "datetime")
+    for i, b in enumerate(obj["benchmarks"]):
+        if not isinstance(b, dict):
+            raise ValueError(f"not a readable pytest-benchmark run: benchmarks[{i}] is {type(b).__name__} {b!r:.40}, "
+                             "not an object")
+        for key in ("stats", "params", "extra_info"):
+            _want(b.get(key), dict, f"benchmarks[{i}].{key}")
+        for key in ("name", "fullname", "group"):
+            _want(b.get(key), str, f"benchmarks[{i}].{key}")
+
+
 def machine_of(obj: dict) -> str:
     """evbench's machine label (``<host>-<arch>``, as ``results/<machine>/`` is named)."""
     info = obj.get("machine_info") or {}

@@ -6,7 +6,9 @@ with ``machine_info`` and ``benchmarks``: :mod:`.pytest_benchmark`), from files 
 
 Every table file is checked (:func:`evbench.harness.results.read_table`): against the row
 count and SHA-256 its metadata records, and the columns its declaration requires. A damaged
-file is refused with a message naming it, and its twin read instead when the twin is whole.
+file is refused with a message naming it, and its twin read instead when the twin is whole. A
+table of the current stamp that no readable metadata lists cannot be proven whole and is
+refused too; a metadata file that cannot be read (or is not a JSON object) is refused itself.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..results import TABLES, DamagedTable, read_table, stamp_key, table_of
+from ..results import TABLES, DamagedTable, load_meta, read_table, stamp_key, table_of
 from . import pytest_benchmark
 from .figures import num
 
@@ -150,8 +152,8 @@ def _read_meta(table_path: Path) -> dict | None:
     for cand in cands:
         if cand.exists():
             try:
-                return json.loads(cand.read_text())
-            except (ValueError, OSError):
+                return load_meta(cand)
+            except ValueError:
                 return None
     return None
 
@@ -193,7 +195,11 @@ def load(paths) -> Results:
     for f in files:
         try:
             if f.name.endswith(".meta.json"):
-                res.meta[str(f)] = json.loads(f.read_text())
+                try:
+                    res.meta[str(f)] = load_meta(f)
+                except ValueError as exc:  # the tables it lists cannot be proven whole: refused with it
+                    res.refused.append((str(f), str(exc)))
+                    _warn(f"error: refused {f}: {exc}")
                 continue
             table = table_of(f)
             if table is not None:
@@ -216,6 +222,7 @@ def load(paths) -> Results:
                     asv_rows.extend(_asv_rows(obj, f))
                     res.files.append(str(f))
                 elif pytest_benchmark.is_run(obj):
+                    pytest_benchmark.check_run(obj)  # a malformed run is skipped with a warning
                     pybench_rows.extend(pytest_benchmark.rows_of(obj, f))
                     res.meta[str(f)] = pytest_benchmark.meta_of(obj)
                     res.files.append(str(f))

@@ -6,16 +6,28 @@ devices (before JAX starts: :func:`evbench.ops.shard.virtual_cpu_devices`) where
 CPU; on a machine with several accelerators it uses those it sees. ``evbench sharded model``
 fits the model of :mod:`.model` to a ``sharded-bench`` table (default: the newest) and the
 newest ``sharded-collectives`` table (``evbench sharded collectives``: the two collectives alone
-over message sizes), and writes its fits and projections. Each writes ``sharded-<what>-<profile or grid>-<stamp>.csv`` and
-``.json`` plus ``.meta.json`` into ``results/<machine>/``.
+over message sizes), and writes its fits and projections: a fit that is not physical or has no
+more points than parameters is refused (its ``status`` and ``reason`` say why) and nothing is
+projected from it; when nothing can be projected the command exits 1. Each writes
+``sharded-<what>-<profile or grid>-<stamp>.csv`` and ``.json`` plus ``.meta.json`` into
+``results/<machine>/``.
+
+The arguments follow the other commands' rules (:mod:`evbench.cli`): ``--family`` is repeatable
+and takes ``all``; ``--devices`` is the most devices any part runs on (the profile's meshes
+above it are left out); an option the part does not take (:data:`APPLIES`), a family it cannot
+run, a results table that is missing or damaged: an ``error:`` line, exit status 2, before any
+work.
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..results import TABLES, Output, Transaction, UsageError, metadata, newest_files, read_table, stamp
+from ..results import (
+    TABLES, DamagedTable, Output, Transaction, UsageError, metadata, newest_files, read_table, stamp,
+)
 from .bench import BENCH_COLUMNS, COLLECTIVE_COLUMNS, SHARDED_GRIDS
 from .network import NETWORK_COLUMNS, SHARDED_NETWORK_PROFILES
 from .validate import SHARDED_VALIDATION_PROFILES, VALIDATE_COLUMNS
@@ -31,10 +43,12 @@ SHARD_TABLES = {key: TABLES.get(f"sharded-{key}")
 @dataclass
 class ShardedOptions:
     what: str = "validate"
-    #: devices to run on (virtual CPU devices where JAX has only a CPU)
-    devices: int = 8
+    #: the most devices to run on (virtual CPU devices where JAX has only a CPU); None: 8
+    devices: int | None = None
     #: the validation profile, scaling grid or network profile (default: each one's own)
     profile: str = ""
+    #: families (none, or "all": every one the part takes); ``model``: those whose local cost
+    #: the projection uses (default :data:`MODEL_FAMILIES`)
     families: list = field(default_factory=list)
     #: ``model``: the sharded-bench table to fit (default: the newest in the output folder)
     source: str = ""
@@ -60,17 +74,45 @@ def _registry(what):
     return {"validate": SHARDED_VALIDATION_PROFILES, "bench": SHARDED_GRIDS, "network": SHARDED_NETWORK_PROFILES}[what]
 
 
+#: the parts each option applies to (an option given to another part is refused, never ignored)
+APPLIES = {"--devices": ("validate", "bench", "collectives", "network"), "--profile": ("validate", "bench", "network"),
+           "--family": ("validate", "bench", "network", "model"), "--source": ("model",)}
+DEFAULT_DEVICES = 8
+#: the meshes the collectives are timed on (up to ``--devices``)
+COLLECTIVE_MESHES = (2, 4, 8, 16, 32, 64)
+
+
+def _given(options: ShardedOptions) -> dict:
+    return {"--devices": options.devices is not None, "--profile": bool(options.profile),
+            "--family": bool(options.families), "--source": bool(options.source)}
+
+
 def resolve_options(options: ShardedOptions):
-    """The profile (or grid) of ``options``; :class:`UsageError` naming a bad value."""
+    """The profile (or grid) of ``options``, and its families checked; :class:`UsageError`
+    naming a bad value or an option the part does not take."""
     from ...catalogue import FAMILIES
+    from ...spiking.ei import NETWORK_FAMILIES
+    from .validate import sharded_families
 
     if options.what not in WHAT:
         raise UsageError(f"what must be one of {WHAT}, got {options.what!r}")
-    if options.devices < 1:
+    for flag, given in _given(options).items():
+        if given and options.what not in APPLIES[flag]:
+            raise UsageError(f"{flag} does not apply to `evbench sharded {options.what}` (only to "
+                             f"{', '.join(APPLIES[flag])})")
+    if options.devices is not None and options.devices < 1:
         raise UsageError(f"--devices must be >= 1, got {options.devices}")
-    bad = [f for f in options.families if f not in FAMILIES.names()]
-    if bad:
-        raise UsageError(f"unknown family {bad[0]!r}; valid: {', '.join(FAMILIES.names())}")
+    try:
+        names = [f.name for f in FAMILIES.select(options.families)] if options.families else []
+    except ValueError as exc:
+        raise UsageError(f"--family: {exc}") from None
+    takes = {"bench": [f.name for f in sharded_families()], "network": list(NETWORK_FAMILIES),
+             "model": [f.name for f in sharded_families()]}.get(options.what)
+    if takes is not None and "all" not in options.families:
+        bad = [n for n in names if n not in takes]
+        if bad:
+            raise UsageError(f"--family {bad[0]}: `evbench sharded {options.what}` takes {', '.join(takes)}"
+                             + (" (a COO list is unordered: it cannot be sharded)" if "coo" in bad else ""))
     if options.what in ("model", "collectives"):
         return None
     name = options.profile or DEFAULT_PROFILE[options.what]
@@ -78,6 +120,24 @@ def resolve_options(options: ShardedOptions):
         return _registry(options.what).get(name)
     except (KeyError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+
+
+def _selected(options: ShardedOptions, takes, default=None) -> tuple:
+    """The families of ``options`` among ``takes``: all of them for "all", ``default`` (or all
+    of them) when none is named."""
+    if not options.families:
+        return tuple(takes if default is None else default)
+    if "all" in options.families:
+        return tuple(takes)
+    return tuple(f for f in takes if f in options.families)
+
+
+def _meshes(sizes, devices: int, what: str) -> tuple:
+    """The mesh sizes of a profile up to ``--devices``; :class:`UsageError` when none is left."""
+    kept = tuple(D for D in sizes if D <= devices)
+    if not kept:
+        raise UsageError(f"--devices {devices}: the {what} runs on {', '.join(map(str, sizes))} devices")
+    return kept
 
 
 def _devices(n: int) -> None:
@@ -97,37 +157,21 @@ def _devices(n: int) -> None:
 
 def run_command(options: ShardedOptions) -> ShardedOutcome:
     """Run one part of ``evbench sharded`` and write its tables."""
-    import pandas as pd
+    import dataclasses
 
     prof = resolve_options(options)
+    devices = options.devices or DEFAULT_DEVICES
+    if prof is not None:  # the profile's meshes up to --devices, its families those asked for
+        prof = dataclasses.replace(prof, **_narrowed(options, prof, devices))
+    if options.what == "collectives":
+        _meshes(COLLECTIVE_MESHES, devices, "collectives' sweep")
     folder = options.output.check()
     t0 = time.perf_counter()
     if options.what == "model":
         frames, tag = _model(options, folder)
-    elif options.what == "collectives":
-        from .bench import collective_rows
-
-        _devices(options.devices)
-        tag = "sizes"
-        frames = {"collectives": pd.DataFrame(collective_rows(tuple(d for d in (2, 4, 8, 16, 32, 64)
-                                                                    if d <= options.devices),
-                                                              progress=options.progress),
-                                              columns=list(COLLECTIVE_COLUMNS))}
     else:
-        _devices(options.devices)
-        tag = prof.name
-        if options.what == "validate":
-            frames = {"validate": _validate(prof, options)}
-        elif options.what == "bench":
-            from .bench import run
-
-            frames = {"bench": pd.DataFrame(run(prof, families=options.families or None,
-                                                progress=options.progress), columns=list(BENCH_COLUMNS))}
-        else:
-            from .network import network_rows
-
-            frames = {"network": pd.DataFrame(network_rows(prof, progress=options.progress),
-                                              columns=list(NETWORK_COLUMNS))}
+        _devices(devices)
+        frames, tag = _measure(options, prof, devices)
     seconds = time.perf_counter() - t0
     st = stamp()
     files = []
@@ -135,20 +179,67 @@ def run_command(options: ShardedOptions) -> ShardedOutcome:
         for key, frame in frames.items():
             files += list(tx.table(SHARD_TABLES[key], frame, folder, tag or "fit", st))
         files.append(tx.meta(folder / f"sharded-{options.what}-{tag or 'fit'}-{st}.meta.json",
-                             metadata(seconds=seconds, what=options.what, profile=tag, source=options.source)))
+                             metadata(seconds=seconds, what=options.what, profile=tag, source=options.source,
+                                      **({} if options.what == "model" else {"devices_asked": devices}))))
     code = _summarise(options.what, frames)
     print(f"{seconds:.0f} s. Written: {', '.join(str(f) for f in files[:-1])}")
     return ShardedOutcome(code, frames, files, seconds)
 
 
-def _validate(prof, options):
-    from .validate import validate
+def _narrowed(options: ShardedOptions, prof, devices: int) -> dict:
+    """The profile's fields narrowed by ``--devices`` and ``--family``."""
+    from ...spiking.ei import NETWORK_FAMILIES
+    from .bench import ShardedGrid
+    from .network import ShardedNetworkProfile
+    from .validate import ShardedValidationProfile
 
-    return validate(prof, options.families or None, progress=options.progress)
+    if isinstance(prof, ShardedValidationProfile):
+        return dict(meshes=_meshes(prof.meshes, devices, f"{prof.name} validation"))
+    if isinstance(prof, ShardedGrid):
+        return dict(devices=_meshes(prof.devices, devices, f"{prof.name} grid"))
+    if isinstance(prof, ShardedNetworkProfile):
+        return dict(devices=_meshes(prof.devices, devices, f"{prof.name} network"),
+                    families=_selected(options, NETWORK_FAMILIES, prof.families))
+    return {}
+
+
+def _measure(options: ShardedOptions, prof, devices: int):
+    """The tables of ``validate``, ``bench``, ``collectives`` or ``network`` and their tag."""
+    import pandas as pd
+
+    if options.what == "collectives":
+        from .bench import collective_rows
+
+        rows = collective_rows(_meshes(COLLECTIVE_MESHES, devices, "collectives' sweep"), progress=options.progress)
+        return {"collectives": pd.DataFrame(rows, columns=list(COLLECTIVE_COLUMNS))}, "sizes"
+    families = None if not options.families or "all" in options.families else list(options.families)
+    if options.what == "validate":
+        from .validate import validate
+
+        return {"validate": validate(prof, families, progress=options.progress)}, prof.name
+    if options.what == "bench":
+        from .bench import run
+
+        rows = run(prof, families=families, progress=options.progress)
+        return {"bench": pd.DataFrame(rows, columns=list(BENCH_COLUMNS))}, prof.name
+    from .network import network_rows
+
+    rows = network_rows(prof, progress=options.progress)
+    return {"network": pd.DataFrame(rows, columns=list(NETWORK_COLUMNS))}, prof.name
+
+
+def _source(path: Path, key: str):
+    """A table the model reads; :class:`UsageError` naming it when it is missing or damaged."""
+    try:
+        return read_table(path, SHARD_TABLES[key])
+    except (OSError, DamagedTable) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"cannot read the sharded-{key} table {str(path)!r}: {why}") from None
 
 
 def _model(options, folder):
     from .model import fit_comm, fit_local, project
+    from .validate import sharded_families
 
     source = Path(options.source) if options.source else None
     if source is None:
@@ -156,21 +247,26 @@ def _model(options, folder):
         if not found:
             raise UsageError(f"no sharded-bench table in {folder}: run `evbench sharded bench` first, or name one")
         source = found[-1]
-    bench = read_table(source, SHARD_TABLES["bench"])
+    bench = _source(source, "bench")
     found = newest_files(folder, SHARD_TABLES["collectives"])
-    sizes = read_table(found[-1], SHARD_TABLES["collectives"]) if found else None
+    sizes = _source(found[-1], "collectives") if found else None
     options.source = ";".join([str(source)] + ([str(found[-1])] if found else []))
     # the collectives over message sizes where they were measured, else the products' own
     local, comm = fit_local(bench), fit_comm(bench if sizes is None else sizes)
-    vecmat = local[(local["product"] == "vecmat") & local.event_driven]
-    pick = vecmat[vecmat.family.isin(MODEL_FAMILIES)]
-    if pick.empty:  # other event-driven events @ M, in catalogue order
+    vecmat = local[(local["product"] == "vecmat") & local.event_driven.astype(bool)]
+    asked = _selected(options, [f.name for f in sharded_families()], ())
+    pick = vecmat[vecmat.family.isin(asked or MODEL_FAMILIES)]
+    if pick.empty and not asked:  # other event-driven events @ M, in catalogue order
         pick = vecmat
     if pick.empty:
-        raise UsageError(f"{source} has no event-driven events @ M timings to fit")
-    projection = project({f"{r.family} events @ M, one core here": r.c_s_per_synapse for r in pick.itertuples()},
-                         comm)
-    return {"model-local": local, "model-comm": comm, "model-projection": projection}, "fit"
+        raise UsageError(f"{source} has no event-driven events @ M timings"
+                         + (f" of {', '.join(asked)}" if asked else "") + " to fit")
+    frames = {"model-local": local, "model-comm": comm}
+    usable = pick[pick.status == "ok"]  # a refused fit projects nothing
+    if len(usable):
+        frames["model-projection"] = project(
+            {f"{r.family} events @ M, one core here": r.c_s_per_synapse for r in usable.itertuples()}, comm)
+    return frames, "fit"
 
 
 def _summarise(what, frames) -> int:
@@ -207,27 +303,13 @@ def _summarise(what, frames) -> int:
                               "bytes_per_device_per_step", "status"]))
         return int(((f.status != "ok") | (f.identical == False)).any())  # noqa: E712 (NaN-safe)
     for key in ("model-local", "model-comm"):
-        print(frames[key].to_string(index=False))
+        print(frames[key].drop(columns=["reason"]).to_string(index=False))
+    local, comm = frames["model-local"], frames["model-comm"]
+    for what, r in ([(f"{r.family} {r.product}", r) for r in local[local.status != "ok"].itertuples()]
+                    + [(r.communication, r) for r in comm[comm.status != "ok"].itertuples()]):
+        print(f"evbench sharded: warning: fit of {what} refused: {r.reason}", file=sys.stderr)
+    if "model-projection" not in frames:
+        print("evbench sharded: error: nothing projected: every local cost the projection uses was refused "
+              "(see the warnings; a sweep over more sizes gives more points)", file=sys.stderr)
+        return 1
     return 0
-
-
-def add_parser(sub) -> None:
-    """The ``sharded`` sub-command (for :mod:`evbench.cli`)."""
-    p = sub.add_parser("sharded", help="sharded products over several devices: validate, bench, network, model",
-                       description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=WHAT)
-    p.add_argument("--devices", type=int, default=8, metavar="N",
-                   help="devices to run on (virtual CPU devices where JAX has only a CPU; default 8)")
-    p.add_argument("--profile", default="", metavar="NAME",
-                   help="validate: full|ci; bench: scaling|asv|tiny; network: quick|tiny (collectives, model: none)")
-    p.add_argument("--family", action="append", default=[], metavar="NAME", help="only this family (repeatable)")
-    p.add_argument("--source", default="", metavar="CSV", help="model: the sharded-bench table (default: newest)")
-    p.add_argument("--out", default="results", help="results root: files go to OUT/<machine>/ (default: results)")
-    p.add_argument("--into", metavar="DIR", default=None, help="write the files into DIR itself")
-    p.add_argument("--no-progress", action="store_true")
-
-    def run(args):
-        return run_command(ShardedOptions(args.what, args.devices, args.profile, args.family, args.source,
-                                   output=Output(args.out, args.into), progress=not args.no_progress))
-
-    p.set_defaults(run=run)

@@ -11,7 +11,12 @@ Fitted from a scaling table (:mod:`.bench`):
   the host's copy bandwidth and ``alpha`` its thread synchronisation, not an interconnect's.
 
 Both are least-squares fits of the relative error; ``rel_rms`` is the fit's root-mean-square
-relative error.
+relative error. A fit is only used where it can be trusted (``status`` ``ok``); it is refused
+(``status`` ``refused``, ``reason`` saying why) when its points do not exceed its parameters or
+do not determine them (with as many points as parameters any costs fit exactly, and the error
+says nothing), or when it is not physical: a cost per synaptic event or per byte that is not
+positive, a negative latency, or a predicted time that is not positive at a fitted point.
+Nothing is projected from a refused fit.
 
 Projected, for a network of ``N`` neurons with ``k`` synapses each, firing ``rate_hz``, stepped
 every ``dt_ms``, its state sharded over ``D`` devices by neuron (the E/I network's layout):
@@ -36,6 +41,8 @@ import re
 
 import numpy as np
 
+from ..tables import TABLES
+
 #: assumed figures of interconnects that were not measured here: (effective GB/s one device
 #: receives in a collective, seconds of latency per collective, and per device more). Order-of-magnitude values
 #: from vendors' specifications (NVLink 4: 450 GB/s per direction per GPU; InfiniBand NDR:
@@ -52,29 +59,44 @@ DEVICES = (8, 16, 32, 64)
 
 def _lstsq(X, y):
     """Least squares of the *relative* error (each row divided by its ``y``), so that
-    microsecond latencies and second-long transfers weigh alike; returns the coefficients and
-    the root-mean-square relative error of the fit."""
+    microsecond latencies and second-long transfers weigh alike; returns the coefficients, the
+    root-mean-square relative error of the fit and why it cannot be trusted ("" when it can:
+    more points than parameters, and points that determine every parameter)."""
     X, y = np.asarray(X, float), np.asarray(y, float)
+    n, k = X.shape
     coef, *_ = np.linalg.lstsq(X / y[:, None], np.ones_like(y), rcond=None)
-    return coef, float(np.sqrt(np.mean(((X @ coef - y) / y) ** 2)))
+    rms = float(np.sqrt(np.mean(((X @ coef - y) / y) ** 2)))
+    if n <= k:
+        return coef, rms, f"{n} points for {k} parameters: any costs fit them exactly"
+    if np.linalg.matrix_rank(X / y[:, None]) < k:
+        return coef, rms, f"the {n} points do not determine the {k} parameters"
+    return coef, rms, ""
+
+
+def _verdict(why: str, checks) -> dict:
+    """``status`` and ``reason`` of a fit: the first of ``why`` and the failed physical ``checks``
+    (``(ok, reason)`` pairs)."""
+    reasons = [why] if why else []
+    reasons += [reason for ok, reason in checks if not ok]
+    return dict(status="refused" if reasons else "ok", reason="; ".join(reasons))
 
 
 def fit_local(frame):
     """``t = a + c W`` per family × product over the unsharded timings: rows with ``a``, ``c``
-    (seconds, seconds per synaptic event), the points and R²."""
+    (seconds, seconds per synaptic event), the points, the relative RMS error and the verdict."""
     import pandas as pd
 
     ok = frame[frame.status == "ok"]
     rows = []
     for (fam, prod), g in ok.groupby(["family", "product"], sort=False):
         g = g.drop_duplicates("n")
-        work = g.synapses_per_device * g.n_devices  # the whole product's work
-        if len(g) < 2:
-            continue
-        (a, c), r2 = _lstsq(np.c_[np.ones(len(g)), work], g.unsharded_median_s.to_numpy())
+        work = (g.synapses_per_device * g.n_devices).to_numpy(float)  # the whole product's work
+        (a, c), rms, why = _lstsq(np.c_[np.ones(len(g)), work], g.unsharded_median_s.to_numpy())
+        verdict = _verdict(why, [(c > 0, f"cost per synaptic event {c:.3g} s is not positive"),
+                                 (bool(np.all(a + c * work > 0)), "a predicted time is not positive")])
         rows.append(dict(family=fam, product=prod, event_driven=bool(g.event_driven.iloc[0]), a_s=a,
-                         c_s_per_synapse=c, points=len(g), rel_rms=r2))
-    return pd.DataFrame(rows)
+                         c_s_per_synapse=c, points=len(g), rel_rms=rms, **verdict))
+    return pd.DataFrame(rows, columns=list(TABLES.get("sharded-model-local").columns))
 
 
 def fit_comm(frame):
@@ -84,11 +106,15 @@ def fit_comm(frame):
     ok = frame[(frame.status == "ok") & (frame.n_devices > 1)]
     rows = []
     for kind, g in ok.groupby("communication"):
-        X = np.c_[np.ones(len(g)), g.n_devices - 1, g.comm_bytes_per_device]
-        (alpha, alpha_d, beta), r2 = _lstsq(X, g.comm_median_s.to_numpy())
+        X = np.c_[np.ones(len(g)), g.n_devices - 1, g.comm_bytes_per_device].astype(float)
+        (alpha, alpha_d, beta), rms, why = _lstsq(X, g.comm_median_s.to_numpy())
+        verdict = _verdict(why, [(beta > 0, f"cost per byte {beta:.3g} s is not positive"),
+                                 (alpha >= 0, f"latency {alpha:.3g} s is negative"),
+                                 (alpha_d >= 0, f"latency per device {alpha_d:.3g} s is negative")])
         rows.append(dict(communication=kind, alpha_s=alpha, alpha_per_device_s=alpha_d, beta_s_per_byte=beta,
-                         gb_per_s=(1e-9 / beta) if beta > 0 else float("inf"), points=len(g), rel_rms=r2))
-    return pd.DataFrame(rows)
+                         gb_per_s=(1e-9 / beta) if beta > 0 else float("inf"), points=len(g), rel_rms=rms,
+                         **verdict))
+    return pd.DataFrame(rows, columns=list(TABLES.get("sharded-model-comm").columns))
 
 
 def step_volume(N: int, D: int, *, rate_hz: float, dt_ms: float, receptors: int = 2) -> dict:
@@ -106,9 +132,13 @@ def project(c_local: dict, comm_fit, *, sizes=SIZES, devices=DEVICES, network=No
     import pandas as pd
 
     net = dict(NETWORK, **(network or {}))
+    bad = {label: c for label, c in c_local.items() if not c > 0}
+    if bad:
+        raise ValueError(f"a cost per synaptic event must be positive, got {bad}")
     links = dict(INTERCONNECTS)
     for _, r in comm_fit.iterrows():
-        links[f"this host, fitted {r.communication}"] = (r.gb_per_s, r.alpha_s, r.alpha_per_device_s)
+        if r.get("status", "ok") == "ok":  # a refused fit projects nothing
+            links[f"this host, fitted {r.communication}"] = (r.gb_per_s, r.alpha_s, r.alpha_per_device_s)
     rows = []
     steps_per_s = 1000.0 / net["dt_ms"]
     for (local_label, c), N in itertools.product(c_local.items(), sizes):
@@ -121,6 +151,8 @@ def project(c_local: dict, comm_fit, *, sizes=SIZES, devices=DEVICES, network=No
                         continue
                     t_comm = alpha + alpha_d * (D - 1) + B / (gb_s * 1e9)
                     t_local = c * W
+                    if not (t_comm > 0 and t_local > 0):
+                        raise ValueError(f"{link}: a projected time is not positive ({t_local=}, {t_comm=})")
                     rows.append(dict(local=local_label, c_s_per_synapse=c, n_neurons=N, n_devices=D, cut=cut,
                                      interconnect=link,
                                      synapses_per_device=W, bytes_per_device=B, local_s=t_local, comm_s=t_comm,

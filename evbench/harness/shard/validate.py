@@ -213,11 +213,11 @@ def _row(s: Setting, product, sharded, check, out: CheckOutcome, build_s=float("
                 detail=out.detail, failing_case=out.failing_case, seconds=round(out.seconds, 3), build_s=build_s)
 
 
-def unsupported_rows(n_devices: int) -> list[dict]:
-    """One row per family that cannot be sharded, saying why."""
+def unsupported_rows(n_devices: int, names=None) -> list[dict]:
+    """One row per family that cannot be sharded (of ``names``; default every one), saying why."""
     rows = []
     for fam in FAMILIES.all():
-        if fam.storage in SHARDED_STORAGES:
+        if fam.storage in SHARDED_STORAGES or (names and fam.name not in names):
             continue
         why = (f"{fam.name}: a COO list is unordered (no block of rows or columns to cut)"
                if fam.storage == "coo" else f"{fam.name}: storage {fam.storage!r} has no sharded form")
@@ -242,8 +242,7 @@ def validate(profile: ShardedValidationProfile, names=None, *, progress: bool = 
     rows = []
     for s in tqdm(todo, desc="sharded validate", unit="setting", disable=not progress, leave=False):
         rows.extend(check_setting(profile, s, meshes[s.n_devices]))
-    if not names:
-        rows.extend(unsupported_rows(max(profile.meshes)))
+    rows.extend(unsupported_rows(max(profile.meshes), names))
     return pd.DataFrame(rows, columns=list(VALIDATE_COLUMNS))
 
 

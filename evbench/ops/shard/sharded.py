@@ -53,7 +53,7 @@ from jax import lax
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from ..base import Connectivity, Transposed, _as_events
+from ..base import Connectivity, Transposed, _as_events, nan_where_not_finite
 from . import blocks as _blocks
 
 REDUCTIONS = ("xla", "ordered")
@@ -193,12 +193,16 @@ class Sharded:
     def vecmat(self, events):
         """``events @ S``: ``(n_rows,)`` -> ``(n_cols,)``, or ``(b, n_rows)`` -> ``(b, n_cols)``."""
         S = _as_events(events, self.dtype, self.shape[0], "events @ M", batch_axis=0)
+        if S.ndim == 2 and S.shape[0] == 0:  # an empty batch: nothing to multiply (as unsharded)
+            return jnp.zeros((0, self.shape[1]), self.dtype)
         out = _vecmat_jit(self, S if S.ndim == 2 else S[None, :])
         return out if S.ndim == 2 else out[0]
 
     def matvec(self, events):
         """``S @ events``: ``(n_cols,)`` -> ``(n_rows,)``, or ``(n_cols, b)`` -> ``(n_rows, b)``."""
         S = _as_events(events, self.dtype, self.shape[1], "M @ events", batch_axis=1)
+        if S.ndim == 2 and S.shape[1] == 0:  # an empty batch: nothing to multiply (as unsharded)
+            return jnp.zeros((self.shape[0], 0), self.dtype)
         out = _matvec_jit(self, S if S.ndim == 2 else S[:, None])
         return out if S.ndim == 2 else out[:, 0]
 
@@ -315,7 +319,8 @@ def generated_rows_matvec(conn, S, row0, n_local: int):
         return conn._visit(rows, ok, jnp.zeros((B, b), conn.dtype), fn)
 
     out = lax.map(one, jnp.arange(-(-n_local // B), dtype=jnp.int32) * B)
-    return out.reshape(-1, b)[:n_local]
+    # (no -1: b may be 0); a sample with a non-finite event is NaN, as every product's
+    return nan_where_not_finite(out.reshape(out.shape[0] * B, b)[:n_local], S, 1)
 
 
 # -- the phases apart, for the benchmarks ------------------------------------------------------
