@@ -203,11 +203,10 @@ def _leaf_set(tn, win, off, off1, j, old, new):
 
 
 @_inline
-def _prefetch_ahead(tn, win, tgt, syn, last, off1):
-    """Prefetch the key of the target ``_PREFETCH`` synapses ahead, and its first tree level."""
-    ahead = tgt[_u(min(syn + _PREFETCH, last))]
-    _prefetch(tn, ahead)
-    _prefetch(win, off1 + (ahead >> _SHIFT))
+def _prefetch_ahead(tn, win, off1, j):
+    """Prefetch the key of target ``j`` (a few synapses ahead) and its first tree level."""
+    _prefetch(tn, j)
+    _prefetch(win, off1 + (j >> _SHIFT))
 
 
 # ----------------------------------------------------------------------------- shared bookkeeping
@@ -357,14 +356,40 @@ def _room(qt, qp, out_t, out_i, ist, need):
 
 
 @_inline
-def _lif_pulse(tn, tgt, w, w_homo, w0, ref, has_ref, tr, syn, F):
-    """Pulse ``syn`` above rheobase, homogeneous drive: ``(discarded, j, old key, new key)``; a
-    pulse to a refractory target is discarded."""
+def _lif_pulse(tn, tgt, w, ref, tr, syn, c, F, homo, has_ref):
+    """Pulse ``syn`` above rheobase, homogeneous drive (``key += w F``, ``c = w[0] F`` when ``homo``):
+    ``(discarded, j, old key, new key)``; a pulse to a refractory target is discarded."""
     j = tgt[_u(syn)]
     if has_ref and tr < ref[_u(j)]:
         return True, j, 0.0, 0.0
     old = tn[_u(j)]
-    return False, j, old, old + (w0 if w_homo else w[_u(syn)]) * F
+    return False, j, old, old + (c if homo else w[_u(syn)] * F)
+
+
+@_inline
+def _seq_step(tn, win, off, off1, tgt, w, ref, tr, syn, c, F, E, homo, has_ref):
+    """One pulse under the sequential rule: ``True`` when it brings its target to threshold
+    (then it is left unapplied: the target fires)."""
+    discarded, j, old, new = _lif_pulse(tn, tgt, w, ref, tr, syn, c, F, homo, has_ref)
+    fire = not discarded and new <= E
+    if not (discarded or fire):
+        _leaf_set(tn, win, off, off1, j, old, new)
+    return fire
+
+
+@_inline
+def _seq_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, homo, has_ref):
+    """``_lif_pulses`` for constant ``homo`` and ``has_ref``. The last ``_PREFETCH`` pulses run
+    without prefetching (the synapses ahead belong to another neuron)."""
+    off1 = off[1]
+    for syn in range(a, b - _PREFETCH):
+        _prefetch_ahead(tn, win, off1, tgt[_u(syn + _PREFETCH)])
+        if _seq_step(tn, win, off, off1, tgt, w, ref, tr, syn, c, F, E, homo, has_ref):
+            return syn
+    for syn in range(max(a, b - _PREFETCH), b):
+        if _seq_step(tn, win, off, off1, tgt, w, ref, tr, syn, c, F, E, homo, has_ref):
+            return syn
+    return b
 
 
 @_hot
@@ -372,21 +397,18 @@ def _lif_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, a, b, F, E):
     """Pulses ``a..b`` of a batch, homogeneous drive above rheobase: ``key += w F``.
 
     Returns the first synapse whose pulse brings its target to threshold (unapplied), else ``b``.
-    This loop is where the time goes. With ``w_homo`` (all weights equal) it does not stream the
-    weights, which would evict keys from the cache.
+    This loop is where the time goes: one copy per case of ``w_homo`` and ``has_ref`` (tests out of
+    the loop). With ``w_homo`` (all weights equal) it does not stream the weights, which would
+    evict keys from the cache, and adds ``w[0] F``, the product it would compute per pulse.
     """
-    off1 = off[1]
-    last = tgt.shape[0] - 1
-    w0 = w[0]
-    for syn in range(a, b):
-        _prefetch_ahead(tn, win, tgt, syn, last, off1)
-        discarded, j, old, new = _lif_pulse(tn, tgt, w, w_homo, w0, ref, has_ref, tr, syn, F)
-        if discarded:
-            continue
-        if new <= E:
-            return syn
-        _leaf_set(tn, win, off, off1, j, old, new)
-    return b
+    c = w[0] * F
+    if w_homo:
+        if has_ref:
+            return _seq_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, True, True)
+        return _seq_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, True, False)
+    if has_ref:
+        return _seq_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, False, True)
+    return _seq_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, False, False)
 
 
 @_hot
@@ -609,21 +631,40 @@ def _note(j, mark, wave, cand, nc):
     return nc
 
 
-@_hot
-def _lif_wave_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, a, b, F, E, mark, wave, cand, nc):
-    """``_lif_pulses`` that applies every pulse and notes the targets brought to threshold."""
-    off1 = off[1]
-    last = tgt.shape[0] - 1
-    w0 = w[0]
-    for syn in range(a, b):
-        _prefetch_ahead(tn, win, tgt, syn, last, off1)
-        discarded, j, old, new = _lif_pulse(tn, tgt, w, w_homo, w0, ref, has_ref, tr, syn, F)
-        if discarded:
-            continue
+@_inline
+def _wave_step(tn, win, off, off1, tgt, w, ref, tr, syn, c, F, E, homo, has_ref, mark, wave, cand, nc):
+    """One pulse of a wave: applied, and a target brought to threshold noted. Returns ``nc``."""
+    discarded, j, old, new = _lif_pulse(tn, tgt, w, ref, tr, syn, c, F, homo, has_ref)
+    if not discarded:
         if new <= E:
             nc = _note(j, mark, wave, cand, nc)
         _leaf_set(tn, win, off, off1, j, old, new)
     return nc
+
+
+@_inline
+def _wave_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, homo, has_ref, mark, wave, cand, nc):
+    """``_lif_wave_pulses`` for constant ``homo`` and ``has_ref`` (see ``_seq_run``)."""
+    off1 = off[1]
+    for syn in range(a, b - _PREFETCH):
+        _prefetch_ahead(tn, win, off1, tgt[_u(syn + _PREFETCH)])
+        nc = _wave_step(tn, win, off, off1, tgt, w, ref, tr, syn, c, F, E, homo, has_ref, mark, wave, cand, nc)
+    for syn in range(max(a, b - _PREFETCH), b):
+        nc = _wave_step(tn, win, off, off1, tgt, w, ref, tr, syn, c, F, E, homo, has_ref, mark, wave, cand, nc)
+    return nc
+
+
+@_hot
+def _lif_wave_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, a, b, F, E, mark, wave, cand, nc):
+    """``_lif_pulses`` that applies every pulse and notes the targets brought to threshold."""
+    c = w[0] * F
+    if w_homo:
+        if has_ref:
+            return _wave_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, True, True, mark, wave, cand, nc)
+        return _wave_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, True, False, mark, wave, cand, nc)
+    if has_ref:
+        return _wave_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, False, True, mark, wave, cand, nc)
+    return _wave_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, False, False, mark, wave, cand, nc)
 
 
 @_hot
@@ -814,7 +855,7 @@ def _qif_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, a, b, sq, isq):
     off1 = off[1]
     last = tgt.shape[0] - 1
     for syn in range(a, b):
-        _prefetch_ahead(tn, win, tgt, syn, last, off1)
+        _prefetch_ahead(tn, win, off1, tgt[min(syn + _PREFETCH, last)])
         j = tgt[syn]
         if has_ref and tr < ref[j]:
             continue
