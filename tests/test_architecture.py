@@ -14,8 +14,9 @@ LONGER = {
     # tree and queue helpers, inlined into the hot loops; in separate modules numba's on-disk
     # cache does not see a change to a helper of another file and runs stale code (seen when the
     # summed loop was first written apart), and the inlining across modules costs speed; the
-    # hot pulse loops are dispatched once per case (equal weights, refractoriness) for speed
-    "evbench/spiking/sparseprop.py": 1200,
+    # hot pulse loops are dispatched once per case (equal weights, refractoriness) and prefetch
+    # the next batch, for speed
+    "evbench/spiking/sparseprop.py": 1250,
 }
 
 

@@ -203,6 +203,32 @@ def _leaf_set(tn, win, off, off1, j, old, new):
 
 
 @_inline
+def _prefetch_span(tgt, a, b):
+    """Prefetch the synapse targets ``tgt[a:b]`` (a batch: a few lines, fetched in parallel)."""
+    for s in range(a, b, 16):
+        _prefetch(tgt, s)
+    _prefetch(tgt, b - 1)
+
+
+@_inline
+def _guess_next(indptr, win, off):
+    """After a spontaneous spike (its neuron reset): the tree's minimum now, most likely the next to
+    fire (a batch of inhibition rarely touches it). Its synapse range is fetched now, its targets
+    once the current batch is delivered (``_prefetch_guess``): they arrive while it is found."""
+    guess = win[off[off.shape[0] - 2]]
+    _prefetch(indptr, guess)
+    return guess
+
+
+@_inline
+def _prefetch_guess(indptr, tgt, guess):
+    """Prefetch the targets of ``guess`` (if any); returns -1 (no guess pending)."""
+    if guess >= 0:
+        _prefetch_span(tgt, indptr[guess], indptr[guess + 1])
+    return -1
+
+
+@_inline
 def _prefetch_ahead(tn, win, off1, j):
     """Prefetch the key of target ``j`` (a few synapses ahead) and its first tree level."""
     _prefetch(tn, j)
@@ -401,6 +427,7 @@ def _lif_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, a, b, F, E):
     the loop). With ``w_homo`` (all weights equal) it does not stream the weights, which would
     evict keys from the cache, and adds ``w[0] F``, the product it would compute per pulse.
     """
+    _prefetch_span(tgt, a, b)
     c = w[0] * F
     if w_homo:
         if has_ref:
@@ -488,6 +515,7 @@ def _lif_loop(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, n_m
     invD0 = invD[0]
     cap_q = qt.shape[0]
     cap_o = out_t.shape[0]
+    guess = -1  # the likely next spiker (_guess_next)
     code = _NEED
     while True:
         if mode == 0:
@@ -495,6 +523,7 @@ def _lif_loop(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, n_m
                                                                        n_max, R, t_ref, ref, delay, neu, tree, qt, qp,
                                                                        out_t, out_i)
             if event == _SPIKE:
+                guess = _guess_next(indptr, win, off)
                 if delay > 0:
                     continue
             elif event == _ARRIVAL:
@@ -527,6 +556,7 @@ def _lif_loop(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, n_m
             else:
                 syn = _lif_pulses_any(tn, win, off, tgt, w, ref, has_ref, tr, syn, b, G, E, supra, invD, u, I)
             if syn == b:
+                guess = _prefetch_guess(indptr, tgt, guess)
                 break
             n_out, qn = _lif_fire(tgt[syn], E, tr, t0, tn, win, off, supra, Q, I, u, R, t_ref, ref, delay,
                                   out_t, out_i, n_out, qt, qp, qn)
@@ -657,6 +687,7 @@ def _wave_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, homo, has_ref, mark,
 @_hot
 def _lif_wave_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, a, b, F, E, mark, wave, cand, nc):
     """``_lif_pulses`` that applies every pulse and notes the targets brought to threshold."""
+    _prefetch_span(tgt, a, b)
     c = w[0] * F
     if w_homo:
         if has_ref:
@@ -744,8 +775,10 @@ def _lif_loop_summed(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, del
     """``_lif_loop`` with waves. Mode 1: a cascade at one instant (``delay == 0``: the next wave is
     the queue); on ``_NEED``, ``ist[_ROOM]`` says how much room."""
     E, tr, t0, t_end_rel, epochs, qh, qn, n_out, mode, pend, wave = _load(fs, ist)
-    indptr = net[0]
+    indptr, tgt = net[0], net[1]
+    win, off = tree[1], tree[2]
     n = neu[0].shape[0]
+    guess = -1  # the likely next spiker (_guess_next)
     code = _NEED
     while True:
         if mode == 0:
@@ -753,6 +786,7 @@ def _lif_loop_summed(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, del
                                                                        n_max, R, t_ref, ref, delay, neu, tree, qt, qp,
                                                                        out_t, out_i)
             if event == _SPIKE:
+                guess = _guess_next(indptr, win, off)
                 if delay == 0:
                     mode = 1
                 continue
@@ -780,6 +814,7 @@ def _lif_loop_summed(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, del
         wave += 1
         n_out, qn = _wave(qh, e, E, tr, t0, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, tree, qt, qp, qn,
                           out_t, out_i, n_out, scratch, wave)
+        guess = _prefetch_guess(indptr, tgt, guess)
         qh = e
         if n_max > 0 and n_out >= n_max:
             n_out = n_max
