@@ -98,12 +98,13 @@ _u = nb.njit(lambda i: np.uint64(i), inline="always")  # index without wraparoun
 
 
 def _tree_layout(n: int) -> np.ndarray:
-    """Level offsets into one flat array: level 0 holds the keys, the last level the root."""
+    """Level offsets into one flat array: level 0 holds the keys, the last level the root; at
+    least two inner levels (``_leaf_set`` reads level 2)."""
     sizes = [-(-n // FANOUT) * FANOUT]
     m = n
     while True:
         m = -(-m // FANOUT)
-        if m == 1:
+        if m == 1 and len(sizes) > 1:
             sizes.append(1)
             break
         sizes.append(-(-m // FANOUT) * FANOUT)
@@ -189,15 +190,17 @@ def _tree_set(tn, win, off, j, old, new):
 
 
 @_inline
-def _leaf_set(tn, win, off, off1, j, old, new):
-    """``_tree_set`` for the hot loops (``off1 = off[1]``): the first level inline, since a grown
-    leaf touches the tree only when it held its block's minimum."""
+def _leaf_set(tn, win, off, off1, off2, j, old, new):
+    """``_tree_set`` for the hot loops (``off1, off2 = off[1], off[2]``): a grown leaf touches the
+    tree only when it held its block's minimum; the first level inline, and the test of the
+    second (``_tree_up`` is a call with many arguments)."""
     tn[_u(j)] = new
     if new > old:
         i = j >> _SHIFT
         if win[_u(off1 + i)] == j:
             _node_update(tn, win, off, 1, i)
-            _tree_up(tn, win, off, j, i, 2)
+            if win[_u(off2 + (i >> _SHIFT))] == j:
+                _tree_up(tn, win, off, j, i, 2)
     elif new < old:
         _tree_down(tn, win, off, j, new)
 
@@ -393,13 +396,13 @@ def _lif_pulse(tn, tgt, w, ref, tr, syn, c, F, homo, has_ref):
 
 
 @_inline
-def _seq_step(tn, win, off, off1, tgt, w, ref, tr, syn, c, F, E, homo, has_ref):
+def _seq_step(tn, win, off, off1, off2, tgt, w, ref, tr, syn, c, F, E, homo, has_ref):
     """One pulse under the sequential rule: ``True`` when it brings its target to threshold
     (then it is left unapplied: the target fires)."""
     discarded, j, old, new = _lif_pulse(tn, tgt, w, ref, tr, syn, c, F, homo, has_ref)
     fire = not discarded and new <= E
     if not (discarded or fire):
-        _leaf_set(tn, win, off, off1, j, old, new)
+        _leaf_set(tn, win, off, off1, off2, j, old, new)
     return fire
 
 
@@ -407,13 +410,13 @@ def _seq_step(tn, win, off, off1, tgt, w, ref, tr, syn, c, F, E, homo, has_ref):
 def _seq_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, homo, has_ref):
     """``_lif_pulses`` for constant ``homo`` and ``has_ref``. The last ``_PREFETCH`` pulses run
     without prefetching (the synapses ahead belong to another neuron)."""
-    off1 = off[1]
+    off1, off2 = off[1], off[2]
     for syn in range(a, b - _PREFETCH):
         _prefetch_ahead(tn, win, off1, tgt[_u(syn + _PREFETCH)])
-        if _seq_step(tn, win, off, off1, tgt, w, ref, tr, syn, c, F, E, homo, has_ref):
+        if _seq_step(tn, win, off, off1, off2, tgt, w, ref, tr, syn, c, F, E, homo, has_ref):
             return syn
     for syn in range(max(a, b - _PREFETCH), b):
-        if _seq_step(tn, win, off, off1, tgt, w, ref, tr, syn, c, F, E, homo, has_ref):
+        if _seq_step(tn, win, off, off1, off2, tgt, w, ref, tr, syn, c, F, E, homo, has_ref):
             return syn
     return b
 
@@ -598,7 +601,8 @@ def _lif_setup(indptr, tgt, w, I, homo, v0, t_ref, t_end, n_max, max_deg, tn, wi
     out_i = np.empty(cap, np.int64)
     fs, ist = _new_state(t_end)
     neu = (I, supra, invD, Q, u)
-    return (indptr, tgt, w), neu, (tn, win, off), homo and all_supra, math.exp(t_ref), ref, qt, qp, out_t, out_i, fs, ist
+    net, tree = (indptr, tgt, w), (tn, win, off)
+    return net, neu, tree, homo and all_supra, math.exp(t_ref), ref, qt, qp, out_t, out_i, fs, ist
 
 
 @_jit
@@ -662,25 +666,25 @@ def _note(j, mark, wave, cand, nc):
 
 
 @_inline
-def _wave_step(tn, win, off, off1, tgt, w, ref, tr, syn, c, F, E, homo, has_ref, mark, wave, cand, nc):
+def _wave_step(tn, win, off, off1, off2, tgt, w, ref, tr, syn, c, F, E, homo, has_ref, mark, wave, cand, nc):
     """One pulse of a wave: applied, and a target brought to threshold noted. Returns ``nc``."""
     discarded, j, old, new = _lif_pulse(tn, tgt, w, ref, tr, syn, c, F, homo, has_ref)
     if not discarded:
         if new <= E:
             nc = _note(j, mark, wave, cand, nc)
-        _leaf_set(tn, win, off, off1, j, old, new)
+        _leaf_set(tn, win, off, off1, off2, j, old, new)
     return nc
 
 
 @_inline
 def _wave_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, homo, has_ref, mark, wave, cand, nc):
     """``_lif_wave_pulses`` for constant ``homo`` and ``has_ref`` (see ``_seq_run``)."""
-    off1 = off[1]
+    off1, off2 = off[1], off[2]
     for syn in range(a, b - _PREFETCH):
         _prefetch_ahead(tn, win, off1, tgt[_u(syn + _PREFETCH)])
-        nc = _wave_step(tn, win, off, off1, tgt, w, ref, tr, syn, c, F, E, homo, has_ref, mark, wave, cand, nc)
+        nc = _wave_step(tn, win, off, off1, off2, tgt, w, ref, tr, syn, c, F, E, homo, has_ref, mark, wave, cand, nc)
     for syn in range(max(a, b - _PREFETCH), b):
-        nc = _wave_step(tn, win, off, off1, tgt, w, ref, tr, syn, c, F, E, homo, has_ref, mark, wave, cand, nc)
+        nc = _wave_step(tn, win, off, off1, off2, tgt, w, ref, tr, syn, c, F, E, homo, has_ref, mark, wave, cand, nc)
     return nc
 
 
@@ -887,7 +891,7 @@ def _qif_evolve(v, s, I, sq):
 @_hot
 def _qif_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, a, b, sq, isq):
     """Pulses ``a..b``, homogeneous drive ``I = sq**2 > 0``: through the voltage and back."""
-    off1 = off[1]
+    off1, off2 = off[1], off[2]
     last = tgt.shape[0] - 1
     for syn in range(a, b):
         _prefetch_ahead(tn, win, off1, tgt[min(syn + _PREFETCH, last)])
@@ -896,7 +900,7 @@ def _qif_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, a, b, sq, isq):
             continue
         old = tn[j]
         v = sq / math.tan(min(sq * (old - tr), math.pi)) + (w[0] if w_homo else w[syn])
-        _leaf_set(tn, win, off, off1, j, old, tr + math.atan2(sq, v) * isq)
+        _leaf_set(tn, win, off, off1, off2, j, old, tr + math.atan2(sq, v) * isq)
 
 
 @_hot
