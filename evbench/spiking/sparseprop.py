@@ -91,6 +91,37 @@ def _prefetch(typingctx, arr, idx):
     return types.void(arr, idx), codegen
 
 
+@intrinsic
+def _min16(typingctx, arr, idx):
+    """``(m, c)``: the minimum of the float64 ``arr[idx:idx + 16]`` and the first ``c`` with
+    ``arr[idx + c] == m``, as vector code. Exactly the sequential scan's result (``x < m`` picks
+    the first minimum; comparisons do not round), for keys that are never NaN."""
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        vty = ir.VectorType(ir.DoubleType(), FANOUT)
+        v = builder.load(builder.bitcast(ptr, vty.as_pointer()), align=8)
+        x = v
+        half = FANOUT // 2
+        while half >= 1:  # pairwise minimum of the two halves
+            lo = builder.shuffle_vector(x, x, ir.Constant(ir.VectorType(ir.IntType(32), half), list(range(half))))
+            hi = builder.shuffle_vector(x, x, ir.Constant(ir.VectorType(ir.IntType(32), half),
+                                                          list(range(half, 2 * half))))
+            x = builder.select(builder.fcmp_ordered("<", hi, lo), hi, lo)
+            half //= 2
+        m = builder.extract_element(x, ir.IntType(32)(0))
+        splat = builder.shuffle_vector(x, x, ir.Constant(ir.VectorType(ir.IntType(32), FANOUT), [0] * FANOUT))
+        bits = builder.bitcast(builder.fcmp_ordered("==", v, splat), ir.IntType(FANOUT))
+        i16, i1 = ir.IntType(FANOUT), ir.IntType(1)
+        cttz = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i16, [i16, i1]), f"llvm.cttz.i{FANOUT}")
+        c = builder.zext(builder.call(cttz, [bits, i1(1)]), ir.IntType(64))
+        return context.make_tuple(builder, signature.return_type, (m, c))
+
+    return types.Tuple((types.float64, types.int64))(arr, idx), codegen
+
+
 _u = nb.njit(lambda i: np.uint64(i), inline="always")  # index without wraparound code
 
 
@@ -122,18 +153,10 @@ def _aligned_full(n: int, value: float) -> np.ndarray:
 
 @_hot
 def _node_update(tn, win, off, lev, node):
-    """Recompute inner ``node`` of level ``lev`` from its children: minimum, lowest index first.
-
-    Branch-free, and indexed with unsigned integers (no negative-index wraparound code).
-    """
+    """Recompute inner ``node`` of level ``lev`` from its children: minimum, lowest index first
+    (``_min16``: vector code), indexed with unsigned integers (no negative-index wraparound code)."""
     c0 = off[lev - 1] + (node << _SHIFT)
-    m = tn[_u(c0)]
-    best = 0
-    for c in range(1, FANOUT):
-        x = tn[_u(c0 + c)]
-        lt = x < m
-        m = x if lt else m
-        best = c if lt else best
+    m, best = _min16(tn, _u(c0))
     k = _u(off[lev] + node)
     tn[k] = m
     win[k] = (node << _SHIFT) + best if lev == 1 else win[_u(c0 + best)]
