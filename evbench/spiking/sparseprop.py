@@ -143,9 +143,10 @@ def _tree_layout(n: int) -> np.ndarray:
 
 
 def _aligned_full(n: int, value: float) -> np.ndarray:
-    """A float64 array of ``n`` entries starting on a 64-byte boundary."""
-    buf = np.empty(n + 8)
-    start = (-buf.ctypes.data % 64) // 8
+    """A float64 array of ``n`` entries starting on a 128-byte boundary: a tree block (16 keys) is
+    two whole cache lines."""
+    buf = np.empty(n + 16)
+    start = (-buf.ctypes.data % 128) // 8
     out = buf[start : start + n]
     out[:] = value
     return out
@@ -256,8 +257,10 @@ def _prefetch_guess(indptr, tgt, guess):
 
 @_inline
 def _prefetch_ahead(tn, win, off1, j):
-    """Prefetch the key of target ``j`` (a few synapses ahead) and its first tree level."""
+    """Prefetch the key of target ``j`` (a few synapses ahead), the other line of its block (read
+    when ``j`` held the block's minimum) and its first tree level."""
     _prefetch(tn, j)
+    _prefetch(tn, j ^ 8)
     _prefetch(win, off1 + (j >> _SHIFT))
 
 
