@@ -238,12 +238,21 @@ def _prefetch_span(tgt, a, b):
 
 
 @_inline
-def _guess_next(indptr, win, off):
+def _guess_next(indptr, win, off, tn, Q, supra):
     """After a spontaneous spike (its neuron reset): the tree's minimum now, most likely the next to
-    fire (a batch of inhibition rarely touches it). Its synapse range is fetched now, its targets
-    once the current batch is delivered (``_prefetch_guess``): they arrive while it is found."""
+    fire (a batch of inhibition rarely touches it). What its spike will read is fetched now (its
+    synapse range, its reset constants, its key's block and level-1 node), its targets once the
+    current batch is delivered (``_prefetch_guess``): they arrive while it is found."""
     guess = win[off[off.shape[0] - 2]]
     _prefetch(indptr, guess)
+    _prefetch(Q, guess)
+    _prefetch(supra, guess)
+    i = guess >> _SHIFT
+    _prefetch(tn, guess)
+    _prefetch(tn, guess ^ 8)
+    _prefetch(tn, off[1] + i)
+    _prefetch(tn, (off[1] + i) ^ 8)
+    _prefetch(win, off[1] + i)
     return guess
 
 
@@ -552,7 +561,7 @@ def _lif_loop(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, n_m
                                                                        n_max, R, t_ref, ref, delay, neu, tree, qt, qp,
                                                                        out_t, out_i)
             if event == _SPIKE:
-                guess = _guess_next(indptr, win, off)
+                guess = _guess_next(indptr, win, off, tn, Q, supra)
                 if delay > 0:
                     continue
             elif event == _ARRIVAL:
@@ -806,7 +815,8 @@ def _lif_loop_summed(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, del
     the queue); on ``_NEED``, ``ist[_ROOM]`` says how much room."""
     E, tr, t0, t_end_rel, epochs, qh, qn, n_out, mode, pend, wave = _load(fs, ist)
     indptr, tgt = net[0], net[1]
-    win, off = tree[1], tree[2]
+    tn, win, off = tree
+    supra, Q = neu[1], neu[3]
     n = neu[0].shape[0]
     guess = -1  # the likely next spiker (_guess_next)
     code = _NEED
@@ -816,7 +826,7 @@ def _lif_loop_summed(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, del
                                                                        n_max, R, t_ref, ref, delay, neu, tree, qt, qp,
                                                                        out_t, out_i)
             if event == _SPIKE:
-                guess = _guess_next(indptr, win, off)
+                guess = _guess_next(indptr, win, off, tn, Q, supra)
                 if delay == 0:
                     mode = 1
                 continue
