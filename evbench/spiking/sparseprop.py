@@ -1102,7 +1102,8 @@ class SparseProp:
             )
         indptr, post, weight = network.csr
         self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
-        self.tgt = np.ascontiguousarray(post, dtype=np.int32)
+        # unsigned indices (targets, tree winners): zero-extended for free when addressing
+        self.tgt = np.ascontiguousarray(post, dtype=np.int32).view(np.uint32)
         self.weight = np.ascontiguousarray(weight, dtype=np.float64)
         if not self.weight.size:
             self.weight = np.zeros(1)
@@ -1118,7 +1119,7 @@ class SparseProp:
         v0, t_end, n_spikes = check_run(self.network, p, v0, t_end, n_spikes)
         t_end_d = t_end / p.tau_m
         tn = _aligned_full(int(self.off[-1]), np.inf)
-        win = np.zeros(int(self.off[-1]), dtype=np.int32)
+        win = np.zeros(int(self.off[-1]), dtype=np.uint32)
         if p.model == "lif":
             common = (1.0 / d.v_scale, self.drive, self.homo, d.to_v(v0), d.t_ref, d.delay, t_end_d, n_spikes,
                       self.max_deg, tn, win, self.off)
