@@ -31,9 +31,12 @@ touches the tree above only when the leaf held its block's minimum: O(log N) wor
 expected, and, unlike a binary heap, no position index to look up. Connectivity is CSR by
 presynaptic neuron, duplicates kept in order.
 
-Speed (the hot loop is ``_lif_pulses``): one random access per pulse (the key), prefetched a few
-synapses ahead; the tree's first level is small enough to stay in cache; weights are not streamed
-when they are all equal; the hot functions run without numba's reference counting.
+Speed (the hot loop is ``_lif_pulses``, one copy per case of equal weights and refractoriness):
+one random access per pulse (the key's block, two cache lines), prefetched a few synapses ahead;
+a node's 16 children are compared as one vector (``_min16``); weights are not streamed when they
+are all equal. From N ~ 1e5 on, memory latency dominates: after each spike the likely next spiker
+(the tree's new minimum) is known, and its synapses and reset data are prefetched during the
+current batch (``_guess_next``). The hot functions run without numba's reference counting.
 """
 from __future__ import annotations
 
@@ -53,7 +56,10 @@ _SHIFT = 4
 FANOUT = 1 << _SHIFT
 _PREFETCH = 16  # synapses ahead
 _LIF_BITS = 32
-_QIF_WINDOW = 16.0
+_LIF_EMAX = 2.0**_LIF_BITS  # LIF: a new epoch when E reaches it...
+_LIF_SCALE = 2.0**-_LIF_BITS  # ...then keys and E are scaled by this (exactly)...
+_LIF_EPOCH = _LIF_BITS * math.log(2.0)  # ...and the times move back by this (tau_m)
+_QIF_WINDOW = 16.0  # QIF: a new epoch every this many tau_m
 _LIF_MAX_T_REF = 500.0  # in units of tau_m: exp(t_ref) scales the LIF keys
 # A pulse arriving this close (in tau_m) before the end of refractoriness arrives at its end: the
 # two times are sums of different terms (tr + t_ref, tr' + delay) that round apart on exact ties
@@ -64,6 +70,8 @@ _jit = nb.njit(cache=True, error_model="numpy", nogil=True)
 # Hot paths run without numba's reference counting (they never allocate): passing an array to a
 # function would otherwise cost atomic increments and decrements per call.
 _hot = nb.njit(cache=True, error_model="numpy", nogil=True, _nrt=False)
+# Helpers inlined into their callers (numba IR inlining): code shared by the loops, at no call cost.
+_inline = nb.njit(cache=True, error_model="numpy", nogil=True, _nrt=False, inline="always")
 _PREFETCH_FN = "llvm.prefetch.p0" if getattr(llvmlite, "opaque_pointers_enabled", False) else "llvm.prefetch.p0i8"
 
 
@@ -86,6 +94,37 @@ def _prefetch(typingctx, arr, idx):
     return types.void(arr, idx), codegen
 
 
+@intrinsic
+def _min16(typingctx, arr, idx):
+    """``(m, c)``: the minimum of the float64 ``arr[idx:idx + 16]`` and the first ``c`` with
+    ``arr[idx + c] == m``, as vector code. Exactly the sequential scan's result (``x < m`` picks
+    the first minimum; comparisons do not round), for keys that are never NaN."""
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        vty = ir.VectorType(ir.DoubleType(), FANOUT)
+        v = builder.load(builder.bitcast(ptr, vty.as_pointer()), align=8)
+        x = v
+        half = FANOUT // 2
+        while half >= 1:  # pairwise minimum of the two halves
+            lo = builder.shuffle_vector(x, x, ir.Constant(ir.VectorType(ir.IntType(32), half), list(range(half))))
+            hi = builder.shuffle_vector(x, x, ir.Constant(ir.VectorType(ir.IntType(32), half),
+                                                          list(range(half, 2 * half))))
+            x = builder.select(builder.fcmp_ordered("<", hi, lo), hi, lo)
+            half //= 2
+        m = builder.extract_element(x, ir.IntType(32)(0))
+        splat = builder.shuffle_vector(x, x, ir.Constant(ir.VectorType(ir.IntType(32), FANOUT), [0] * FANOUT))
+        bits = builder.bitcast(builder.fcmp_ordered("==", v, splat), ir.IntType(FANOUT))
+        i16, i1 = ir.IntType(FANOUT), ir.IntType(1)
+        cttz = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i16, [i16, i1]), f"llvm.cttz.i{FANOUT}")
+        c = builder.zext(builder.call(cttz, [bits, i1(1)]), ir.IntType(64))
+        return context.make_tuple(builder, signature.return_type, (m, c))
+
+    return types.Tuple((types.float64, types.int64))(arr, idx), codegen
+
+
 _u = nb.njit(lambda i: np.uint64(i), inline="always")  # index without wraparound code
 
 
@@ -93,12 +132,13 @@ _u = nb.njit(lambda i: np.uint64(i), inline="always")  # index without wraparoun
 
 
 def _tree_layout(n: int) -> np.ndarray:
-    """Level offsets into one flat array: level 0 holds the keys, the last level the root."""
+    """Level offsets into one flat array: level 0 holds the keys, the last level the root; at
+    least two inner levels (``_leaf_set`` reads level 2)."""
     sizes = [-(-n // FANOUT) * FANOUT]
     m = n
     while True:
         m = -(-m // FANOUT)
-        if m == 1:
+        if m == 1 and len(sizes) > 1:
             sizes.append(1)
             break
         sizes.append(-(-m // FANOUT) * FANOUT)
@@ -106,9 +146,10 @@ def _tree_layout(n: int) -> np.ndarray:
 
 
 def _aligned_full(n: int, value: float) -> np.ndarray:
-    """A float64 array of ``n`` entries starting on a 64-byte boundary."""
-    buf = np.empty(n + 8)
-    start = (-buf.ctypes.data % 64) // 8
+    """A float64 array of ``n`` entries starting on a 128-byte boundary: a tree block (16 keys) is
+    two whole cache lines."""
+    buf = np.empty(n + 16)
+    start = (-buf.ctypes.data % 128) // 8
     out = buf[start : start + n]
     out[:] = value
     return out
@@ -116,18 +157,10 @@ def _aligned_full(n: int, value: float) -> np.ndarray:
 
 @_hot
 def _node_update(tn, win, off, lev, node):
-    """Recompute inner ``node`` of level ``lev`` from its children: minimum, lowest index first.
-
-    Branch-free, and indexed with unsigned integers (no negative-index wraparound code).
-    """
+    """Recompute inner ``node`` of level ``lev`` from its children: minimum, lowest index first
+    (``_min16``: vector code), indexed with unsigned integers (no negative-index wraparound code)."""
     c0 = off[lev - 1] + (node << _SHIFT)
-    m = tn[_u(c0)]
-    best = 0
-    for c in range(1, FANOUT):
-        x = tn[_u(c0 + c)]
-        lt = x < m
-        m = x if lt else m
-        best = c if lt else best
+    m, best = _min16(tn, _u(c0))
     k = _u(off[lev] + node)
     tn[k] = m
     win[k] = (node << _SHIFT) + best if lev == 1 else win[_u(c0 + best)]
@@ -147,22 +180,11 @@ def _tree_build(tn, win, off):
 
 
 @_hot
-def _tree_up(tn, win, off, j):
-    """Leaf ``j`` has grown: recompute the nodes it was winning."""
+def _tree_up(tn, win, off, j, i, lev):
+    """Leaf ``j`` has grown, and the levels below ``lev`` are done (``i``: its node on level
+    ``lev - 1``, ``j`` itself on level 0): recompute the nodes from ``lev`` up it was winning."""
     L = off.shape[0] - 2
-    i = j
-    for lev in range(1, L + 1):
-        i >>= _SHIFT
-        if win[off[lev] + i] != j:
-            return
-        _node_update(tn, win, off, lev, i)
-
-
-@_hot
-def _tree_up2(tn, win, off, j, i):
-    """``_tree_up`` once level 1 (node ``i``) is done."""
-    L = off.shape[0] - 2
-    for lev in range(2, L + 1):
+    for lev in range(lev, L + 1):
         i >>= _SHIFT
         if win[off[lev] + i] != j:
             return
@@ -186,41 +208,177 @@ def _tree_down(tn, win, off, j, new):
 
 @_hot
 def _tree_set(tn, win, off, j, old, new):
-    """Leaf ``j`` goes from ``old`` to ``new``."""
+    """Leaf ``j`` goes from ``old`` to ``new``. (Small, so that LLVM inlines it into its callers.)"""
     tn[j] = new
     if new < old:
         _tree_down(tn, win, off, j, new)
     elif new > old:
-        _tree_up(tn, win, off, j)
+        _tree_up(tn, win, off, j, j, 1)
+
+
+@_inline
+def _leaf_set(tn, win, off, off1, off2, j, old, new):
+    """``_tree_set`` for the hot loops (``off1, off2 = off[1], off[2]``): a grown leaf touches the
+    tree only when it held its block's minimum; the first level inline, and the test of the
+    second (``_tree_up`` is a call with many arguments)."""
+    tn[_u(j)] = new
+    if new > old:
+        i = j >> _SHIFT
+        if win[_u(off1 + i)] == j:
+            _node_update(tn, win, off, 1, i)
+            if win[_u(off2 + (i >> _SHIFT))] == j:
+                _tree_up(tn, win, off, j, i, 2)
+    elif new < old:
+        _tree_down(tn, win, off, j, new)
+
+
+@_inline
+def _prefetch_span(tgt, a, b):
+    """Prefetch the synapse targets ``tgt[a:b]`` (a batch: a few lines, fetched in parallel)."""
+    for s in range(a, b, 16):
+        _prefetch(tgt, s)
+    _prefetch(tgt, b - 1)
+
+
+@_inline
+def _guess_next(indptr, win, off, tn, Q, supra):
+    """After a spontaneous spike (its neuron reset): the tree's minimum now, most likely the next to
+    fire (a batch of inhibition rarely touches it). What its spike will read is fetched now (its
+    synapse range, its reset constants, its key's block and level-1 node), its targets once the
+    current batch is delivered (``_prefetch_guess``): they arrive while it is found."""
+    guess = win[off[off.shape[0] - 2]]
+    _prefetch(indptr, guess)
+    _prefetch(Q, guess)
+    _prefetch(supra, guess)
+    i = guess >> _SHIFT
+    _prefetch(tn, guess)
+    _prefetch(tn, guess ^ 8)
+    _prefetch(tn, off[1] + i)
+    _prefetch(tn, (off[1] + i) ^ 8)
+    _prefetch(win, off[1] + i)
+    return guess
+
+
+@_inline
+def _prefetch_guess(indptr, tgt, guess):
+    """Prefetch the targets of ``guess`` (if any); returns -1 (no guess pending)."""
+    if guess >= 0:
+        _prefetch_span(tgt, indptr[guess], indptr[guess + 1])
+    return -1
+
+
+@_inline
+def _prefetch_ahead(tn, win, off1, j):
+    """Prefetch the key of target ``j`` (a few synapses ahead), the other line of its block (read
+    when ``j`` held the block's minimum) and its first tree level."""
+    _prefetch(tn, j)
+    _prefetch(tn, j ^ 8)
+    _prefetch(win, off1 + (j >> _SHIFT))
 
 
 # ----------------------------------------------------------------------------- shared bookkeeping
-# The event loops (``_lif_loop``, ``_qif_loop``) never reallocate: when the queue of batches or the
-# output is short of room for the next event they save their state and return ``_NEED``; the caller
-# grows the arrays and calls again. (Reassigning arrays inside a numba loop costs atomic reference
-# counting on every iteration.) State: ``fs = [E, tr, t0, t_end - t0]``, ``ist = [epochs, queue
-# head, queue tail, spikes out, mode (0: next event, 1: delivering), pending arrival batch]``.
+# The event loops (``_lif_loop``, ``_lif_loop_summed``, ``_qif_loop``) never reallocate: when the
+# queue of batches (``qt``: arrival times, ``qp``: source neurons) or the output is short of room
+# for the next event they save their state and return ``_NEED``; the caller grows the arrays and
+# calls again. (Reassigning arrays inside a numba loop costs atomic reference counting on every
+# iteration.) Their state between calls is two small arrays, made by ``_new_state``, read by
+# ``_load`` and written by ``_save``; times in tau_m, relative to the epoch (renormalisation):
+#   ``fs`` (float64):
+_FS_E = 0  # LIF: the global factor E = exp(tr) (unused by the QIF)
+_FS_TR = 1  # the current time
+_FS_T0 = 2  # the epoch's start, absolute (epochs * epoch length)
+_FS_T_END = 3  # t_end
+#   ``ist`` (int64):
+_EPOCHS = 0  # renormalisations so far
+_QUEUE_HEAD = 1  # the queue's first live entry
+_QUEUE_TAIL = 2  # one past its last
+_N_OUT = 3  # spikes recorded
+_MODE = 4  # 0: find the next event; 1: deliver (an arrived batch, or a cascade at one instant)
+_PENDING = 5  # the arrived batch (its source) being delivered, -1 when none (not the summed rule)
+_ROOM = 6  # summed rule, on _NEED: entries needed in the queue and the output
+_WAVE = 7  # summed rule: waves so far (the marks of ``_note``)
 
+# The loops' stop codes; ``_next_event`` also returns the two events below.
 _NEED, _T_END, _N_SPIKES, _QUIET = 0, 1, 2, 3
+_ARRIVAL, _SPIKE = 4, 5
 
 
 @_jit
-def _room(qt, qp, qh, qn, need):
-    """Room for ``need`` more queue entries: compact, or grow; returns arrays, head and tail."""
-    live = qn - qh
-    cap = qt.shape[0]
-    if live + need <= cap:
-        for i in range(live):
-            qt[i] = qt[qh + i]
-            qp[i] = qp[qh + i]
-        return qt, qp, 0, live
-    while live + need > cap:
-        cap *= 2
-    nt = np.empty(cap)
-    nq = np.empty(cap, np.int64)
-    nt[:live] = qt[qh:qn]
-    nq[:live] = qp[qh:qn]
-    return nt, nq, 0, live
+def _new_state(t_end):
+    fs = np.zeros(_FS_T_END + 1)
+    fs[_FS_E] = 1.0
+    fs[_FS_T_END] = t_end
+    ist = np.zeros(_WAVE + 1, np.int64)
+    ist[_PENDING] = -1
+    return fs, ist
+
+
+@_inline
+def _load(fs, ist):
+    """``E, tr, t0, t_end_rel, epochs, qh, qn, n_out, mode, pend, wave``."""
+    return (fs[_FS_E], fs[_FS_TR], fs[_FS_T0], fs[_FS_T_END], ist[_EPOCHS], ist[_QUEUE_HEAD], ist[_QUEUE_TAIL],
+            ist[_N_OUT], ist[_MODE], ist[_PENDING], ist[_WAVE])
+
+
+@_inline
+def _save(fs, ist, E, tr, t0, t_end_rel, epochs, qh, qn, n_out, mode, pend, wave):
+    fs[_FS_E], fs[_FS_TR], fs[_FS_T0], fs[_FS_T_END] = E, tr, t0, t_end_rel
+    ist[_EPOCHS], ist[_QUEUE_HEAD], ist[_QUEUE_TAIL], ist[_N_OUT] = epochs, qh, qn, n_out
+    ist[_MODE], ist[_PENDING], ist[_WAVE] = mode, pend, wave
+
+
+@_inline
+def _shift_back(c, ref, has_ref, qt, qh, qn):
+    """A new epoch: the times kept (ends of refractoriness, queued arrivals) move back by ``c``."""
+    if has_ref:
+        for i in range(ref.shape[0]):
+            ref[i] -= c
+    for q in range(qh, qn):
+        qt[q] -= c
+
+
+@_inline
+def _next_event(ts, qt, qh, qn, delay, t_end_rel, n_out, out_t):
+    """Mode 0 of every loop, given ``ts``, the time of the next spontaneous spike (``inf``: none):
+    ``_ARRIVAL`` (the queue's first batch arrives before it or with it, at ``qt[qh]``), ``_SPIKE``
+    (there is room to record it), or the stop code. (One return: helpers inlined into the loops
+    with several measured slower.)"""
+    if delay > 0 and qh < qn and qt[qh] <= ts:
+        event = _T_END if qt[qh] > t_end_rel else _ARRIVAL
+    elif ts == np.inf:
+        event = _QUIET
+    elif ts > t_end_rel:
+        event = _T_END
+    elif qn >= qt.shape[0] or n_out >= out_t.shape[0]:
+        event = _NEED
+    else:
+        event = _SPIKE
+    return event
+
+
+@_inline
+def _next_batch(pend, delay, qp, qh, qn):
+    """Mode 1 (sequential rule): the batch to deliver, the arrived one (``pend``), else (``delay ==
+    0``) the cascade's next queued one. Returns ``(p, qh, qn)``: ``p = -1`` when none is left, then
+    back to mode 0, and a cascade's queue restarts empty."""
+    p = pend
+    if pend < 0 and delay == 0:
+        if qh < qn:
+            p = qp[qh]
+        else:
+            qh = 0
+            qn = 0
+    return p, qh, qn
+
+
+@_inline
+def _record(j, tr, t0, delay, out_t, out_i, n_out, qt, qp, qn):
+    """A spike of ``j`` at ``tr``: into the output, and its batch into the queue. Returns ``(n_out, qn)``."""
+    out_t[n_out] = t0 + tr
+    out_i[n_out] = j
+    qt[qn] = tr + delay
+    qp[qn] = j
+    return n_out + 1, qn + 1
 
 
 @_jit
@@ -237,7 +395,68 @@ def _grow(out_t, out_i, n_out, need):
     return nt, ni
 
 
+@_jit
+def _room(qt, qp, out_t, out_i, ist, need):
+    """Room for ``need`` more queue entries (compacted, or grown) and spikes (grown), after ``_NEED``."""
+    qh, qn = ist[_QUEUE_HEAD], ist[_QUEUE_TAIL]
+    live = qn - qh
+    ist[_QUEUE_HEAD], ist[_QUEUE_TAIL] = 0, live
+    out_t, out_i = _grow(out_t, out_i, ist[_N_OUT], need)
+    cap = qt.shape[0]
+    if live + need <= cap:
+        for i in range(live):
+            qt[i] = qt[qh + i]
+            qp[i] = qp[qh + i]
+        return qt, qp, out_t, out_i
+    while live + need > cap:
+        cap *= 2
+    nt = np.empty(cap)
+    nq = np.empty(cap, np.int64)
+    nt[:live] = qt[qh:qn]
+    nq[:live] = qp[qh:qn]
+    return nt, nq, out_t, out_i
+
+
 # ----------------------------------------------------------------------------- LIF
+# Numba (Python 3.13) takes at most 30 arguments per call: arrays travel in tuples, ``net = (indptr,
+# tgt, w)``, ``neu = (I, supra, invD, Q, u)``, ``tree = (tn, win, off)``, ``scratch = (mark, cand)``.
+
+
+@_inline
+def _lif_pulse(tn, tgt, w, ref, tr, syn, c, F, homo, has_ref):
+    """Pulse ``syn`` above rheobase, homogeneous drive (``key += w F``, ``c = w[0] F`` when ``homo``):
+    ``(discarded, j, old key, new key)``; a pulse to a refractory target is discarded."""
+    j = tgt[_u(syn)]
+    if has_ref and tr < ref[_u(j)]:
+        return True, j, 0.0, 0.0
+    old = tn[_u(j)]
+    return False, j, old, old + (c if homo else w[_u(syn)] * F)
+
+
+@_inline
+def _seq_step(tn, win, off, off1, off2, tgt, w, ref, tr, syn, c, F, E, homo, has_ref):
+    """One pulse under the sequential rule: ``True`` when it brings its target to threshold
+    (then it is left unapplied: the target fires)."""
+    discarded, j, old, new = _lif_pulse(tn, tgt, w, ref, tr, syn, c, F, homo, has_ref)
+    fire = not discarded and new <= E
+    if not (discarded or fire):
+        _leaf_set(tn, win, off, off1, off2, j, old, new)
+    return fire
+
+
+@_inline
+def _seq_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, homo, has_ref):
+    """``_lif_pulses`` for constant ``homo`` and ``has_ref``. The last ``_PREFETCH`` pulses run
+    without prefetching (the synapses ahead belong to another neuron)."""
+    off1, off2 = off[1], off[2]
+    for syn in range(a, b - _PREFETCH):
+        _prefetch_ahead(tn, win, off1, tgt[_u(syn + _PREFETCH)])
+        if _seq_step(tn, win, off, off1, off2, tgt, w, ref, tr, syn, c, F, E, homo, has_ref):
+            return syn
+    for syn in range(max(a, b - _PREFETCH), b):
+        if _seq_step(tn, win, off, off1, off2, tgt, w, ref, tr, syn, c, F, E, homo, has_ref):
+            return syn
+    return b
 
 
 @_hot
@@ -245,32 +464,19 @@ def _lif_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, a, b, F, E):
     """Pulses ``a..b`` of a batch, homogeneous drive above rheobase: ``key += w F``.
 
     Returns the first synapse whose pulse brings its target to threshold (unapplied), else ``b``.
-    This loop is where the time goes. With ``w_homo`` (all weights equal) it does not stream the
-    weights, which would evict keys from the cache.
+    This loop is where the time goes: one copy per case of ``w_homo`` and ``has_ref`` (tests out of
+    the loop). With ``w_homo`` (all weights equal) it does not stream the weights, which would
+    evict keys from the cache, and adds ``w[0] F``, the product it would compute per pulse.
     """
-    off1 = off[1]
-    last = tgt.shape[0] - 1
-    w0 = w[0]
-    for syn in range(a, b):
-        ahead = tgt[_u(min(syn + _PREFETCH, last))]
-        _prefetch(tn, ahead)
-        _prefetch(win, off1 + (ahead >> _SHIFT))
-        j = tgt[_u(syn)]
-        if has_ref and tr < ref[_u(j)]:
-            continue
-        old = tn[_u(j)]
-        new = old + (w0 if w_homo else w[_u(syn)]) * F
-        if new <= E:
-            return syn
-        tn[_u(j)] = new
-        if new > old:
-            i = j >> _SHIFT
-            if win[_u(off1 + i)] == j:
-                _node_update(tn, win, off, 1, i)
-                _tree_up2(tn, win, off, j, i)
-        elif new < old:
-            _tree_down(tn, win, off, j, new)
-    return b
+    _prefetch_span(tgt, a, b)
+    c = w[0] * F
+    if w_homo:
+        if has_ref:
+            return _seq_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, True, True)
+        return _seq_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, True, False)
+    if has_ref:
+        return _seq_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, False, True)
+    return _seq_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, False, False)
 
 
 @_hot
@@ -297,91 +503,83 @@ def _lif_pulses_any(tn, win, off, tgt, w, ref, has_ref, tr, a, b, G, E, supra, i
 @_hot
 def _lif_fire(j, E, tr, t0, tn, win, off, supra, Q, I, u, R, t_ref, ref, delay, out_t, out_i, n_out, qt, qp, qn):
     """Record a spike of ``j`` now, reset it, queue its batch. Returns ``(n_out, qn)``."""
-    out_t[n_out] = t0 + tr
-    out_i[n_out] = j
     if supra[j]:
         _tree_set(tn, win, off, j, tn[j], E * R * Q[j])
     else:
         u[j] = -I[j] * (E * R)
     if t_ref > 0:
         ref[j] = tr + t_ref - min(_LIF_TIE, 0.5 * t_ref)
-    qt[qn] = tr + delay
-    qp[qn] = j
-    return n_out + 1, qn + 1
+    return _record(j, tr, t0, delay, out_t, out_i, n_out, qt, qp, qn)
+
+
+@_inline
+def _lif_next(E, tr, t0, t_end_rel, epochs, qh, qn, n_out, n_max, R, t_ref, ref, delay, neu, tree, qt, qp, out_t,
+              out_i):
+    """Mode 0 of both LIF loops: a new epoch when ``E`` is due for one, then the next event; a
+    spontaneous spike is recorded here. Returns ``(event, E, tr, t0, t_end_rel, epochs, n_out, qn)``,
+    the event ``_next_event``'s (``_N_SPIKES`` when the spike recorded was the last one)."""
+    I, supra, invD, Q, u = neu
+    tn, win, off = tree
+    while E >= _LIF_EMAX:
+        epochs += 1
+        t0 = epochs * _LIF_EPOCH
+        E *= _LIF_SCALE
+        tr -= _LIF_EPOCH
+        t_end_rel -= _LIF_EPOCH
+        for i in range(tn.shape[0]):
+            tn[i] *= _LIF_SCALE
+        for i in range(u.shape[0]):
+            u[i] *= _LIF_SCALE
+        _shift_back(_LIF_EPOCH, ref, t_ref > 0, qt, qh, qn)
+    root = off[off.shape[0] - 2]
+    smin = tn[root]
+    ls = math.log(smin) if smin < np.inf else np.inf
+    event = _next_event(ls, qt, qh, qn, delay, t_end_rel, n_out, out_t)
+    if event == _SPIKE:
+        E = smin
+        tr = ls
+        n_out, qn = _lif_fire(win[root], E, tr, t0, tn, win, off, supra, Q, I, u, R, t_ref, ref, delay, out_t, out_i,
+                              n_out, qt, qp, qn)
+        if n_out == n_max:
+            event = _N_SPIKES
+    return event, E, tr, t0, t_end_rel, epochs, n_out, qn
 
 
 @_hot
-def _lif_loop(fs, ist, indptr, tgt, w, w_homo, wscale, I, supra, invD, Q, u, fast, R, t_ref, ref, delay, n_max,
-              tn, win, off, qt, qp, out_t, out_i):
-    E, tr, t0, t_end_rel = fs[0], fs[1], fs[2], fs[3]
-    epochs, qh, qn, n_out, mode, pend = ist[0], ist[1], ist[2], ist[3], ist[4], ist[5]
-    inf = np.inf
+def _lif_loop(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, n_max, tree, qt, qp, out_t, out_i):
+    """The sequential rule's event loop, until a stop code or ``_NEED``."""
+    E, tr, t0, t_end_rel, epochs, qh, qn, n_out, mode, pend, wave = _load(fs, ist)
+    indptr, tgt, w = net
+    I, supra, invD, Q, u = neu
+    tn, win, off = tree
     has_ref = t_ref > 0
-    root = off[off.shape[0] - 2]
     invD0 = invD[0]
-    C = _LIF_BITS * math.log(2.0)
-    emax = 2.0**_LIF_BITS
-    scale = 2.0**-_LIF_BITS
     cap_q = qt.shape[0]
     cap_o = out_t.shape[0]
+    guess = -1  # the likely next spiker (_guess_next)
     code = _NEED
     while True:
         if mode == 0:
-            while E >= emax:
-                epochs += 1
-                t0 = epochs * C
-                E *= scale
-                tr -= C
-                t_end_rel -= C
-                for i in range(tn.shape[0]):
-                    tn[i] *= scale
-                for i in range(u.shape[0]):
-                    u[i] *= scale
-                if has_ref:
-                    for i in range(ref.shape[0]):
-                        ref[i] -= C
-                for q in range(qh, qn):
-                    qt[q] -= C
-            smin = tn[root]
-            ls = math.log(smin) if smin < inf else inf
-            if delay > 0 and qh < qn and qt[qh] <= ls:
-                if qt[qh] > t_end_rel:
-                    code = _T_END
-                    break
+            event, E, tr, t0, t_end_rel, epochs, n_out, qn = _lif_next(E, tr, t0, t_end_rel, epochs, qh, qn, n_out,
+                                                                       n_max, R, t_ref, ref, delay, neu, tree, qt, qp,
+                                                                       out_t, out_i)
+            if event == _SPIKE:
+                guess = _guess_next(indptr, win, off, tn, Q, supra)
+                if delay > 0:
+                    continue
+            elif event == _ARRIVAL:
                 tr = qt[qh]
                 E = math.exp(tr)
                 pend = qp[qh]
                 qh += 1
-                mode = 1
-            elif smin < inf:
-                if ls > t_end_rel:
-                    code = _T_END
-                    break
-                if qn >= cap_q or n_out >= cap_o:
-                    break
-                E = smin
-                tr = ls
-                n_out, qn = _lif_fire(win[root], E, tr, t0, tn, win, off, supra, Q, I, u, R, t_ref, ref, delay,
-                                      out_t, out_i, n_out, qt, qp, qn)
-                if n_out == n_max:
-                    code = _N_SPIKES
-                    break
-                if delay > 0:
-                    continue
-                mode = 1
             else:
-                code = _QUIET
+                code = event
                 break
-        # mode 1: deliver the arrival batch (delay > 0) or the next batch of the cascade (delay == 0)
-        if pend >= 0:
-            p = pend
-        elif delay == 0 and qh < qn:
-            p = qp[qh]
-        else:
+            mode = 1
+        # mode 1: deliver the arrived batch (delay > 0) or the cascade's next batch (delay == 0)
+        p, qh, qn = _next_batch(pend, delay, qp, qh, qn)
+        if p < 0:
             mode = 0
-            if delay == 0:
-                qh = 0
-                qn = 0
             continue
         syn = indptr[p]
         b = indptr[p + 1]
@@ -399,6 +597,7 @@ def _lif_loop(fs, ist, indptr, tgt, w, w_homo, wscale, I, supra, invD, Q, u, fas
             else:
                 syn = _lif_pulses_any(tn, win, off, tgt, w, ref, has_ref, tr, syn, b, G, E, supra, invD, u, I)
             if syn == b:
+                guess = _prefetch_guess(indptr, tgt, guess)
                 break
             n_out, qn = _lif_fire(tgt[syn], E, tr, t0, tn, win, off, supra, Q, I, u, R, t_ref, ref, delay,
                                   out_t, out_i, n_out, qt, qp, qn)
@@ -410,14 +609,13 @@ def _lif_loop(fs, ist, indptr, tgt, w, w_homo, wscale, I, supra, invD, Q, u, fas
             break
         if delay > 0:
             mode = 0
-    fs[0], fs[1], fs[2], fs[3] = E, tr, t0, t_end_rel
-    ist[0], ist[1], ist[2], ist[3], ist[4], ist[5] = epochs, qh, qn, n_out, mode, pend
+    _save(fs, ist, E, tr, t0, t_end_rel, epochs, qh, qn, n_out, mode, pend, wave)
     return code
 
 
 @_jit
-def _lif_setup(I, v0, t_ref, n_max, max_deg, tn, win, off):
-    """Keys, tree, queues and output of a LIF run (shared by both rules' kernels)."""
+def _lif_setup(indptr, tgt, w, I, homo, v0, t_ref, t_end, n_max, max_deg, tn, win, off):
+    """Keys, tree, queues, output and loop state of a LIF run (shared by both rules' kernels)."""
     n = v0.shape[0]
     supra = I > 1.0
     invD = np.zeros(n)
@@ -439,21 +637,22 @@ def _lif_setup(I, v0, t_ref, n_max, max_deg, tn, win, off):
     cap = n_max + max_deg + 1 if n_max > 0 else max(4096, 2 * max_deg + 2)
     out_t = np.empty(cap)
     out_i = np.empty(cap, np.int64)
-    fs = np.array([1.0, 0.0, 0.0, 0.0])
-    ist = np.zeros(8, np.int64)  # 0-5: see the loop; 6: room needed (summed rule); 7: wave count (summed rule)
-    ist[5] = -1
-    return supra, invD, Q, u, all_supra, ref, qt, qp, out_t, out_i, fs, ist
+    fs, ist = _new_state(t_end)
+    neu = (I, supra, invD, Q, u)
+    net, tree = (indptr, tgt, w), (tn, win, off)
+    return net, neu, tree, homo and all_supra, math.exp(t_ref), ref, qt, qp, out_t, out_i, fs, ist
 
 
 @_jit
-def _lif_result(code, fs, ist, I, supra, tn, u, ref, t_ref, t_end, out_t, out_i):
+def _lif_result(code, fs, ist, neu, tn, ref, t_ref, t_end, out_t, out_i):
     """Spikes, stop code and (when stopped by ``t_end``) the final voltages."""
+    I, supra, invD, Q, u = neu
     n = I.shape[0]
-    n_out = ist[3]
+    n_out = ist[_N_OUT]
     stop = code == _T_END or (code == _QUIET and t_end < np.inf)
     v_final = np.empty(n if stop else 0)
     if stop:
-        t_end_rel = fs[3]
+        t_end_rel = fs[_FS_T_END]
         E_end = math.exp(t_end_rel)
         for j in range(n):
             if t_ref > 0 and t_end_rel < ref[j]:
@@ -465,19 +664,20 @@ def _lif_result(code, fs, ist, I, supra, tn, u, ref, t_ref, t_end, out_t, out_i)
     return out_t[:n_out].copy(), out_i[:n_out].copy(), code, v_final
 
 
+# Each rule has its own kernel: one kernel calling either loop measured slower on the sequential one.
+
+
 @_jit
 def _lif_kernel(indptr, tgt, w, w_homo, wscale, I, homo, v0, t_ref, delay, t_end, n_max, max_deg, tn, win, off):
-    supra, invD, Q, u, all_supra, ref, qt, qp, out_t, out_i, fs, ist = _lif_setup(I, v0, t_ref, n_max, max_deg,
-                                                                                  tn, win, off)
-    fs[3] = t_end
+    """A LIF run, sequential rule: the loop, called again with more room until it stops."""
+    net, neu, tree, fast, R, ref, qt, qp, out_t, out_i, fs, ist = _lif_setup(indptr, tgt, w, I, homo, v0, t_ref, t_end,
+                                                                             n_max, max_deg, tn, win, off)
     while True:
-        code = _lif_loop(fs, ist, indptr, tgt, w, w_homo, wscale, I, supra, invD, Q, u, homo and all_supra,
-                         math.exp(t_ref), t_ref, ref, delay, n_max, tn, win, off, qt, qp, out_t, out_i)
+        code = _lif_loop(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, n_max, tree, qt, qp, out_t,
+                         out_i)
         if code != _NEED:
-            break
-        qt, qp, ist[1], ist[2] = _room(qt, qp, ist[1], ist[2], max_deg + 1)
-        out_t, out_i = _grow(out_t, out_i, ist[3], max_deg + 1)
-    return _lif_result(code, fs, ist, I, supra, tn, u, ref, t_ref, t_end, out_t, out_i)
+            return _lif_result(code, fs, ist, neu, tn, ref, t_ref, t_end, out_t, out_i)
+        qt, qp, out_t, out_i = _room(qt, qp, out_t, out_i, ist, max_deg + 1)
 
 
 # ----------------------------------------------------------------------------- LIF, summed rule
@@ -492,8 +692,6 @@ def _lif_kernel(indptr, tgt, w, w_homo, wscale, I, homo, v0, t_ref, delay, t_end
 # pulse is the sequential loop's; a key over threshold sits in the tree only until the wave ends.
 # The wave helpers are inlined into the loop (as calls they would cost as much as a batch).
 
-_inline = nb.njit(cache=True, error_model="numpy", nogil=True, _nrt=False, inline="always")
-
 
 @_inline
 def _note(j, mark, wave, cand, nc):
@@ -505,32 +703,41 @@ def _note(j, mark, wave, cand, nc):
     return nc
 
 
+@_inline
+def _wave_step(tn, win, off, off1, off2, tgt, w, ref, tr, syn, c, F, E, homo, has_ref, mark, wave, cand, nc):
+    """One pulse of a wave: applied, and a target brought to threshold noted. Returns ``nc``."""
+    discarded, j, old, new = _lif_pulse(tn, tgt, w, ref, tr, syn, c, F, homo, has_ref)
+    if not discarded:
+        if new <= E:
+            nc = _note(j, mark, wave, cand, nc)
+        _leaf_set(tn, win, off, off1, off2, j, old, new)
+    return nc
+
+
+@_inline
+def _wave_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, homo, has_ref, mark, wave, cand, nc):
+    """``_lif_wave_pulses`` for constant ``homo`` and ``has_ref`` (see ``_seq_run``)."""
+    off1, off2 = off[1], off[2]
+    for syn in range(a, b - _PREFETCH):
+        _prefetch_ahead(tn, win, off1, tgt[_u(syn + _PREFETCH)])
+        nc = _wave_step(tn, win, off, off1, off2, tgt, w, ref, tr, syn, c, F, E, homo, has_ref, mark, wave, cand, nc)
+    for syn in range(max(a, b - _PREFETCH), b):
+        nc = _wave_step(tn, win, off, off1, off2, tgt, w, ref, tr, syn, c, F, E, homo, has_ref, mark, wave, cand, nc)
+    return nc
+
+
 @_hot
 def _lif_wave_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, a, b, F, E, mark, wave, cand, nc):
     """``_lif_pulses`` that applies every pulse and notes the targets brought to threshold."""
-    off1 = off[1]
-    last = tgt.shape[0] - 1
-    w0 = w[0]
-    for syn in range(a, b):
-        ahead = tgt[_u(min(syn + _PREFETCH, last))]
-        _prefetch(tn, ahead)
-        _prefetch(win, off1 + (ahead >> _SHIFT))
-        j = tgt[_u(syn)]
-        if has_ref and tr < ref[_u(j)]:
-            continue
-        old = tn[_u(j)]
-        new = old + (w0 if w_homo else w[_u(syn)]) * F
-        if new <= E:
-            nc = _note(j, mark, wave, cand, nc)
-        tn[_u(j)] = new
-        if new > old:
-            i = j >> _SHIFT
-            if win[_u(off1 + i)] == j:
-                _node_update(tn, win, off, 1, i)
-                _tree_up2(tn, win, off, j, i)
-        elif new < old:
-            _tree_down(tn, win, off, j, new)
-    return nc
+    _prefetch_span(tgt, a, b)
+    c = w[0] * F
+    if w_homo:
+        if has_ref:
+            return _wave_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, True, True, mark, wave, cand, nc)
+        return _wave_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, True, False, mark, wave, cand, nc)
+    if has_ref:
+        return _wave_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, False, True, mark, wave, cand, nc)
+    return _wave_run(tn, win, off, tgt, w, ref, tr, a, b, c, F, E, False, False, mark, wave, cand, nc)
 
 
 @_hot
@@ -575,10 +782,6 @@ def _wave_need(indptr, qp, a, e, n):
     return min(m, n)
 
 
-# Numba (Python 3.13) takes at most 30 arguments per call: arrays travel in tuples, ``net = (indptr,
-# tgt, w)``, ``neu = (I, supra, invD, Q, u)``, ``tree = (tn, win, off)``, ``scratch = (mark, cand)``.
-
-
 @_inline
 def _wave(a, e, E, tr, t0, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, tree, qt, qp, qn, out_t, out_i,
           n_out, scratch, wave):
@@ -611,108 +814,56 @@ def _wave(a, e, E, tr, t0, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay,
 @_hot
 def _lif_loop_summed(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, n_max, tree, qt, qp, out_t, out_i,
                      scratch):
-    """``_lif_loop`` with waves. ``ist[4]`` (mode): 0 next event, 1 a cascade at one instant
-    (``delay == 0``: the next wave is the queue); ``ist[6]``: room needed on ``_NEED``; ``ist[7]``:
-    waves so far (the marks of ``_note``)."""
-    E, tr, t0, t_end_rel = fs[0], fs[1], fs[2], fs[3]
-    epochs, qh, qn, n_out, mode, wave = ist[0], ist[1], ist[2], ist[3], ist[4], ist[7]
-    indptr = net[0]
-    I, supra, invD, Q, u = neu
+    """``_lif_loop`` with waves. Mode 1: a cascade at one instant (``delay == 0``: the next wave is
+    the queue); on ``_NEED``, ``ist[_ROOM]`` says how much room."""
+    E, tr, t0, t_end_rel, epochs, qh, qn, n_out, mode, pend, wave = _load(fs, ist)
+    indptr, tgt = net[0], net[1]
     tn, win, off = tree
-    n = I.shape[0]
-    inf = np.inf
-    has_ref = t_ref > 0
-    root = off[off.shape[0] - 2]
-    C = _LIF_BITS * math.log(2.0)
-    emax = 2.0**_LIF_BITS
-    scale = 2.0**-_LIF_BITS
-    cap_q = qt.shape[0]
-    cap_o = out_t.shape[0]
+    supra, Q = neu[1], neu[3]
+    n = neu[0].shape[0]
+    guess = -1  # the likely next spiker (_guess_next)
     code = _NEED
     while True:
         if mode == 0:
-            while E >= emax:
-                epochs += 1
-                t0 = epochs * C
-                E *= scale
-                tr -= C
-                t_end_rel -= C
-                for i in range(tn.shape[0]):
-                    tn[i] *= scale
-                for i in range(u.shape[0]):
-                    u[i] *= scale
-                if has_ref:
-                    for i in range(ref.shape[0]):
-                        ref[i] -= C
-                for q in range(qh, qn):
-                    qt[q] -= C
-            smin = tn[root]
-            ls = math.log(smin) if smin < inf else inf
-            if delay > 0 and qh < qn and qt[qh] <= ls:
-                if qt[qh] > t_end_rel:
-                    code = _T_END
-                    break
-                e = qh + 1
-                while e < qn and qt[e] == qt[qh]:
-                    e += 1
-                need = _wave_need(indptr, qp, qh, e, n)
-                if qn + need > cap_q or n_out + need > cap_o:
-                    ist[6] = need
-                    break
-                tr = qt[qh]
-                E = math.exp(tr)
-                a = qh
-                qh = e
-                wave += 1
-                n_out, qn = _wave(a, e, E, tr, t0, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, tree, qt, qp,
-                                  qn, out_t, out_i, n_out, scratch, wave)
-                if n_max > 0 and n_out >= n_max:
-                    n_out = n_max
-                    code = _N_SPIKES
-                    break
+            event, E, tr, t0, t_end_rel, epochs, n_out, qn = _lif_next(E, tr, t0, t_end_rel, epochs, qh, qn, n_out,
+                                                                       n_max, R, t_ref, ref, delay, neu, tree, qt, qp,
+                                                                       out_t, out_i)
+            if event == _SPIKE:
+                guess = _guess_next(indptr, win, off, tn, Q, supra)
+                if delay == 0:
+                    mode = 1
                 continue
-            elif smin < inf:
-                if ls > t_end_rel:
-                    code = _T_END
-                    break
-                if qn >= cap_q or n_out >= cap_o:
-                    ist[6] = 1
-                    break
-                E = smin
-                tr = ls
-                n_out, qn = _lif_fire(win[root], E, tr, t0, tn, win, off, supra, Q, I, u, R, t_ref, ref, delay,
-                                      out_t, out_i, n_out, qt, qp, qn)
-                if n_out == n_max:
-                    code = _N_SPIKES
-                    break
-                if delay > 0:
-                    continue
-                mode = 1
-            else:
-                code = _QUIET
+            if event != _ARRIVAL:
+                ist[_ROOM] = 1
+                code = event
                 break
-        # mode 1 (delay == 0): the queued batches are the next wave at this instant
-        if qh < qn:
-            e = qn
-            need = _wave_need(indptr, qp, qh, e, n)
-            if qn + need > cap_q or n_out + need > cap_o:
-                ist[6] = need
-                break
-            a = qh
-            qh = e
-            wave += 1
-            n_out, qn = _wave(a, e, E, tr, t0, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, tree, qt, qp, qn,
-                              out_t, out_i, n_out, scratch, wave)
-            if n_max > 0 and n_out >= n_max:
-                n_out = n_max
-                code = _N_SPIKES
-                break
+            e = qh + 1  # the wave: every batch arriving at qt[qh]
+            while e < qn and qt[e] == qt[qh]:
+                e += 1
+        elif qh < qn:
+            e = qn  # the wave: every batch queued
         else:
             mode = 0
             qh = 0
             qn = 0
-    fs[0], fs[1], fs[2], fs[3] = E, tr, t0, t_end_rel
-    ist[0], ist[1], ist[2], ist[3], ist[4], ist[7] = epochs, qh, qn, n_out, mode, wave
+            continue
+        need = _wave_need(indptr, qp, qh, e, n)
+        if qn + need > qt.shape[0] or n_out + need > out_t.shape[0]:
+            ist[_ROOM] = need
+            break
+        if mode == 0:
+            tr = qt[qh]
+            E = math.exp(tr)
+        wave += 1
+        n_out, qn = _wave(qh, e, E, tr, t0, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, tree, qt, qp, qn,
+                          out_t, out_i, n_out, scratch, wave)
+        guess = _prefetch_guess(indptr, tgt, guess)
+        qh = e
+        if n_max > 0 and n_out >= n_max:
+            n_out = n_max
+            code = _N_SPIKES
+            break
+    _save(fs, ist, E, tr, t0, t_end_rel, epochs, qh, qn, n_out, mode, pend, wave)
     return code
 
 
@@ -720,24 +871,15 @@ def _lif_loop_summed(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, del
 def _lif_kernel_summed(indptr, tgt, w, w_homo, wscale, I, homo, v0, t_ref, delay, t_end, n_max, max_deg, tn, win,
                        off):
     """``_lif_kernel`` under the summed rule."""
-    supra, invD, Q, u, all_supra, ref, qt, qp, out_t, out_i, fs, ist = _lif_setup(I, v0, t_ref, n_max, max_deg,
-                                                                                  tn, win, off)
-    fs[3] = t_end
-    n = v0.shape[0]
-    net = (indptr, tgt, w)
-    neu = (I, supra, invD, Q, u)
-    tree = (tn, win, off)
-    scratch = (np.zeros(n, np.int64), np.zeros(n, np.int64))
-    R = math.exp(t_ref)
-    fast = homo and all_supra
+    net, neu, tree, fast, R, ref, qt, qp, out_t, out_i, fs, ist = _lif_setup(indptr, tgt, w, I, homo, v0, t_ref, t_end,
+                                                                             n_max, max_deg, tn, win, off)
+    scratch = (np.zeros(v0.shape[0], np.int64), np.zeros(v0.shape[0], np.int64))
     while True:
         code = _lif_loop_summed(fs, ist, net, w_homo, wscale, neu, fast, R, t_ref, ref, delay, n_max, tree, qt, qp,
                                 out_t, out_i, scratch)
         if code != _NEED:
-            break
-        qt, qp, ist[1], ist[2] = _room(qt, qp, ist[1], ist[2], ist[6])
-        out_t, out_i = _grow(out_t, out_i, ist[3], ist[6])
-    return _lif_result(code, fs, ist, I, supra, tn, u, ref, t_ref, t_end, out_t, out_i)
+            return _lif_result(code, fs, ist, neu, tn, ref, t_ref, t_end, out_t, out_i)
+        qt, qp, out_t, out_i = _room(qt, qp, out_t, out_i, ist, ist[_ROOM])
 
 
 # ----------------------------------------------------------------------------- QIF
@@ -788,15 +930,16 @@ def _qif_evolve(v, s, I, sq):
 @_hot
 def _qif_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, a, b, sq, isq):
     """Pulses ``a..b``, homogeneous drive ``I = sq**2 > 0``: through the voltage and back."""
+    off1, off2 = off[1], off[2]
     last = tgt.shape[0] - 1
     for syn in range(a, b):
-        _prefetch(tn, tgt[min(syn + _PREFETCH, last)])
+        _prefetch_ahead(tn, win, off1, tgt[min(syn + _PREFETCH, last)])
         j = tgt[syn]
         if has_ref and tr < ref[j]:
             continue
         old = tn[j]
         v = sq / math.tan(min(sq * (old - tr), math.pi)) + (w[0] if w_homo else w[syn])
-        _tree_set(tn, win, off, j, old, tr + math.atan2(sq, v) * isq)
+        _leaf_set(tn, win, off, off1, off2, j, old, tr + math.atan2(sq, v) * isq)
 
 
 @_hot
@@ -823,8 +966,6 @@ def _qif_pulses_any(tn, win, off, tgt, w, ref, has_ref, tr, a, b, I, sq, vv, tl)
 
 @_hot
 def _qif_fire(j, tr, t0, tn, win, off, I, ref_next, vv, tl, t_ref, ref, delay, out_t, out_i, n_out, qt, qp, qn):
-    out_t[n_out] = t0 + tr
-    out_i[n_out] = j
     if I[j] > 0:
         _tree_set(tn, win, off, j, tn[j], tr + ref_next[j])
     else:
@@ -833,56 +974,43 @@ def _qif_fire(j, tr, t0, tn, win, off, I, ref_next, vv, tl, t_ref, ref, delay, o
         tl[j] = tr + t_ref
     if t_ref > 0:
         ref[j] = tr + t_ref
-    qt[qn] = tr + delay
-    qp[qn] = j
-    return n_out + 1, qn + 1
+    return _record(j, tr, t0, delay, out_t, out_i, n_out, qt, qp, qn)
 
 
 @_hot
-def _qif_loop(fs, ist, indptr, tgt, w, w_homo, I, sq, ref_next, vv, tl, fast, t_ref, ref, delay, n_max,
-              tn, win, off, qt, qp, out_t, out_i):
-    tr, t0, t_end_rel = fs[1], fs[2], fs[3]
-    epochs, qh, qn, n_out, mode, pend = ist[0], ist[1], ist[2], ist[3], ist[4], ist[5]
-    inf = np.inf
+def _qif_loop(fs, ist, net, w_homo, neu, fast, t_ref, ref, delay, n_max, tree, qt, qp, out_t, out_i):
+    """The QIF event loop (one rule: a pulse cannot fire a QIF neuron), until a stop code or ``_NEED``."""
+    E, tr, t0, t_end_rel, epochs, qh, qn, n_out, mode, pend, wave = _load(fs, ist)
+    indptr, tgt, w = net
+    I, sq, ref_next, vv, tl = neu
+    tn, win, off = tree
     has_ref = t_ref > 0
     root = off[off.shape[0] - 2]
     sq0 = sq[0]
     isq0 = 1.0 / sq0 if sq0 > 0 else 0.0
-    cap_q = qt.shape[0]
-    cap_o = out_t.shape[0]
-    W = _QIF_WINDOW
     code = _NEED
     while True:
         if mode == 0:
-            while tr >= W:
+            while tr >= _QIF_WINDOW:
                 epochs += 1
-                t0 = epochs * W
-                tr -= W
-                t_end_rel -= W
+                t0 = epochs * _QIF_WINDOW
+                tr -= _QIF_WINDOW
+                t_end_rel -= _QIF_WINDOW
                 for i in range(tn.shape[0]):
-                    tn[i] -= W
+                    tn[i] -= _QIF_WINDOW
                 for i in range(tl.shape[0]):
-                    tl[i] -= W
-                if has_ref:
-                    for i in range(ref.shape[0]):
-                        ref[i] -= W
-                for q in range(qh, qn):
-                    qt[q] -= W
+                    tl[i] -= _QIF_WINDOW
+                _shift_back(_QIF_WINDOW, ref, has_ref, qt, qh, qn)
             smin = tn[root]
-            if delay > 0 and qh < qn and qt[qh] <= smin:
-                if qt[qh] > t_end_rel:
-                    code = _T_END
-                    break
+            event = _next_event(smin, qt, qh, qn, delay, t_end_rel, n_out, out_t)
+            if event == _ARRIVAL:
                 tr = qt[qh]
                 pend = qp[qh]
                 qh += 1
-                mode = 1
-            elif smin < inf:
-                if smin > t_end_rel:
-                    code = _T_END
-                    break
-                if qn >= cap_q or n_out >= cap_o:
-                    break
+            elif event != _SPIKE:
+                code = event
+                break
+            else:
                 tr = smin
                 n_out, qn = _qif_fire(win[root], tr, t0, tn, win, off, I, ref_next, vv, tl, t_ref, ref, delay,
                                       out_t, out_i, n_out, qt, qp, qn)
@@ -891,30 +1019,22 @@ def _qif_loop(fs, ist, indptr, tgt, w, w_homo, I, sq, ref_next, vv, tl, fast, t_
                     break
                 if delay > 0:
                     continue
-                mode = 1
-            else:
-                code = _QUIET
-                break
-        if pend >= 0:
-            p = pend
-            pend = -1
-        elif delay == 0 and qh < qn:
-            p = qp[qh]
-            qh += 1
-        else:
+            mode = 1
+        p, qh, qn = _next_batch(pend, delay, qp, qh, qn)
+        if p < 0:
             mode = 0
-            if delay == 0:
-                qh = 0
-                qn = 0
             continue
+        if pend >= 0:
+            pend = -1
+        else:
+            qh += 1
         if fast:
             _qif_pulses(tn, win, off, tgt, w, w_homo, ref, has_ref, tr, indptr[p], indptr[p + 1], sq0, isq0)
         else:
             _qif_pulses_any(tn, win, off, tgt, w, ref, has_ref, tr, indptr[p], indptr[p + 1], I, sq, vv, tl)
         if delay > 0:
             mode = 0
-    fs[1], fs[2], fs[3] = tr, t0, t_end_rel
-    ist[0], ist[1], ist[2], ist[3], ist[4], ist[5] = epochs, qh, qn, n_out, mode, pend
+    _save(fs, ist, E, tr, t0, t_end_rel, epochs, qh, qn, n_out, mode, pend, wave)
     return code
 
 
@@ -939,21 +1059,21 @@ def _qif_kernel(indptr, tgt, w, w_homo, I, homo, v0, t_ref, delay, t_end, n_max,
     cap = n_max + 1 if n_max > 0 else 4096
     out_t = np.empty(cap)
     out_i = np.empty(cap, np.int64)
-    fs = np.array([1.0, 0.0, 0.0, t_end])
-    ist = np.zeros(6, np.int64)
-    ist[5] = -1
+    fs, ist = _new_state(t_end)
+    net = (indptr, tgt, w)
+    neu = (I, sq, ref_next, vv, tl)
+    tree = (tn, win, off)
     while True:
-        code = _qif_loop(fs, ist, indptr, tgt, w, w_homo, I, sq, ref_next, vv, tl, homo and I[0] > 0, t_ref, ref, delay,
-                         n_max, tn, win, off, qt, qp, out_t, out_i)
+        code = _qif_loop(fs, ist, net, w_homo, neu, homo and I[0] > 0, t_ref, ref, delay, n_max, tree, qt, qp, out_t,
+                         out_i)
         if code != _NEED:
             break
-        qt, qp, ist[1], ist[2] = _room(qt, qp, ist[1], ist[2], 1)
-        out_t, out_i = _grow(out_t, out_i, ist[3], 1)
-    n_out = ist[3]
+        qt, qp, out_t, out_i = _room(qt, qp, out_t, out_i, ist, 1)
+    n_out = ist[_N_OUT]
     stop = code == _T_END or (code == _QUIET and t_end < np.inf)
     v_final = np.empty(n if stop else 0)
     if stop:
-        t_end_rel = fs[3]
+        t_end_rel = fs[_FS_T_END]
         for j in range(n):
             if t_ref > 0 and t_end_rel < ref[j]:
                 v_final[j] = -np.inf
@@ -985,7 +1105,8 @@ class SparseProp:
             )
         indptr, post, weight = network.csr
         self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
-        self.tgt = np.ascontiguousarray(post, dtype=np.int32)
+        # unsigned indices (targets, tree winners): zero-extended for free when addressing
+        self.tgt = np.ascontiguousarray(post, dtype=np.int32).view(np.uint32)
         self.weight = np.ascontiguousarray(weight, dtype=np.float64)
         if not self.weight.size:
             self.weight = np.zeros(1)
@@ -1001,7 +1122,7 @@ class SparseProp:
         v0, t_end, n_spikes = check_run(self.network, p, v0, t_end, n_spikes)
         t_end_d = t_end / p.tau_m
         tn = _aligned_full(int(self.off[-1]), np.inf)
-        win = np.zeros(int(self.off[-1]), dtype=np.int32)
+        win = np.zeros(int(self.off[-1]), dtype=np.uint32)
         if p.model == "lif":
             common = (1.0 / d.v_scale, self.drive, self.homo, d.to_v(v0), d.t_ref, d.delay, t_end_d, n_spikes,
                       self.max_deg, tn, win, self.off)
