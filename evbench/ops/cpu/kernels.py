@@ -23,3 +23,24 @@ from __future__ import annotations
 from .dense import dense_matvec, dense_vecmat  # noqa: F401
 from .jitc import MAX_BLOCK, jitc_matvec, jitc_vecmat  # noqa: F401
 from .sparse import column_index, csr_matvec, csr_vecmat, fixed_matvec, fixed_vecmat, indexed_matvec  # noqa: F401
+
+
+def _paths(*axes) -> tuple:
+    import itertools
+
+    return tuple(",".join(p) for p in itertools.product(("vector", "batch"), ("bool", "float"), *axes))
+
+
+_STORED = ("scalar", "per_synapse")
+_DRAWN = ("scalar", "uniform", "normal")
+#: every path a user can reach through each FFI kernel (:func:`evbench.ops.cpu.ffi.path`): one
+#: sample or a batch, bool or float events, and the weights (stored: one scalar or one per
+#: synapse; generated: their kind); ``tests/test_paths.py`` checks that ``evbench validate
+#: --profile quick`` traces every one of them, and nothing undeclared
+PATHS = {
+    "dense_vecmat": _paths(), "dense_matvec": _paths(),
+    "csr_vecmat": _paths(_STORED), "csr_matvec": _paths(_STORED),
+    "fixed_vecmat": _paths(_STORED), "fixed_matvec": _paths(_STORED),
+    "indexed_matvec": _paths(_STORED),
+    "jitc_vecmat": _paths(_DRAWN), "jitc_matvec": _paths(_DRAWN),
+}
