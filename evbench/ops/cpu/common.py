@@ -28,6 +28,15 @@ def _share(n, part, parts, align):
     return min(n, units * part // parts * align), min(n, units * (part + 1) // parts * align)
 
 
+@_inline
+def _per_sample(n_out):
+    """Whether a batch's outputs of length ``n_out`` are too long for two samples to share the
+    L2 cache: then each sample runs as a single vector does (four rows interleaved), otherwise
+    samples go in groups (:func:`_group`). It depends on the length only, never on how the
+    samples are shared among threads: the same order, the same bits."""
+    return _GROUP_ELEMENTS // max(n_out, 1) < 2
+
+
 @_jit
 def _count_nonzero(S):
     c = 0
@@ -67,3 +76,12 @@ def _event_lists(A):
     return ptr, idx, vals
 
 
+def _times(s, w):
+    """``s * w``, or ``w`` for a bool ``s`` (which is True where it is used)."""
+
+
+@nb.extending.overload(_times, inline="always")
+def _times_impl(s, w):
+    if isinstance(s, nb.types.Boolean):
+        return lambda s, w: w
+    return lambda s, w: s * w

@@ -3,10 +3,9 @@ fixed number of connections per presynaptic neuron (per post: the transpose); se
 :mod:`evbench.ops.cpu.kernels`."""
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 
-from .common import _count_nonzero, _group, _inline, _jit, _plan, _share
+from .common import _count_nonzero, _group, _inline, _jit, _per_sample, _plan, _share, _times
 
 
 @_inline
@@ -27,13 +26,15 @@ def csr_vecmat_parts(S, indptr, indices, w, out):
 def csr_vecmat(S, indptr, indices, w, out, part, parts):
     """``out (b, n) = S (b, m) @ M`` for a CSR ``M``: the rows of the active inputs only (their
     ``indptr`` entries too); a single vector four rows at a time (:func:`_scatter_active`). Part
-    ``part`` of ``parts`` computes a range of samples."""
+    ``part`` of ``parts`` computes a range of samples; outputs too long to share the cache
+    (:func:`_per_sample`) take one sample at a time, as a single vector does."""
     b, m = S.shape
     ws = w.shape[0] == indices.shape[0]
     s0, s1 = _share(b, part, parts, 1)
     out[s0:s1, :] = 0
-    if b == 1:
-        _scatter_active(S[0], indptr, 0, indices, w, np.empty(0, np.int32), 1 if ws else 0, out[0])
+    if b == 1 or _per_sample(out.shape[1]):  # a sample at a time, four rows interleaved
+        for k in range(s0, s1):
+            _scatter_active(S[k], indptr, 0, indices, w, np.empty(0, np.int32), 1 if ws else 0, out[k])
         return
     g = _group(s1 - s0, out.shape[1])
     for k0 in range(s0, s1, g):
@@ -59,17 +60,6 @@ def _scatter_row(o, s, cols, w, ws):
         sw = _times(s, w[0])
         for q in range(cols.shape[0]):
             o[cols[q]] += sw
-
-
-def _times(s, w):
-    """``s * w``, or ``w`` for a bool ``s`` (which is True where it is used)."""
-
-
-@nb.extending.overload(_times, inline="always")
-def _times_impl(s, w):
-    if isinstance(s, nb.types.Boolean):
-        return lambda s, w: w
-    return lambda s, w: s * w
 
 
 # -- a single vector: the active inputs' rows, four at a time -----------------------------------
@@ -208,10 +198,11 @@ def fixed_vecmat(S, indices, w, out, part, parts):
     w2 = w.reshape(m, K) if ws else w.reshape(1, 1)
     s0, s1 = _share(b, part, parts, 1)
     out[s0:s1, :] = 0
-    if b == 1:
-        if K > 0:
-            _scatter_active(S[0], np.empty(0, np.int32), K, indices.reshape(-1), w, np.empty(0, np.int32),
-                            1 if ws else 0, out[0])
+    if b == 1 or _per_sample(out.shape[1]):  # a sample at a time, four rows interleaved
+        for k in range(s0, s1):
+            if K > 0:
+                _scatter_active(S[k], np.empty(0, np.int32), K, indices.reshape(-1), w, np.empty(0, np.int32),
+                                1 if ws else 0, out[k])
         return
     g = _group(s1 - s0, out.shape[1])
     for k0 in range(s0, s1, g):
@@ -401,6 +392,24 @@ def column_index(row_ptr, cols, K, indptr, rows, perm, tmp, chunks):
 
 
 @_jit
+def _per_sample_matvec(indptr, rows, perm, w, S, out, s0, s1):
+    """Samples ``s0 .. s1`` of an indexed ``M @ S``, each as a single vector: the samples' events
+    copied out once (row by row of ``S``), each product into a row of its own, then written
+    back as ``out``'s columns, one row of ``out`` after the other."""
+    n, m, c = S.shape[0], out.shape[0], s1 - s0
+    St = np.empty((c, n), S.dtype)
+    for j in range(n):
+        for k in range(c):
+            St[k, j] = S[j, s0 + k]
+    O = np.zeros((c, m), out.dtype)
+    for k in range(c):
+        _scatter_active(St[k], indptr, 0, rows, w, perm, 2 if perm.shape[0] > 0 else 0, O[k])
+    for r in range(m):
+        for k in range(c):
+            out[r, s0 + k] = O[k, r]
+
+
+@_jit
 def indexed_matvec_parts(indptr, rows, perm, w, S, out):
     b = S.shape[1]
     if b == 1:
@@ -421,6 +430,9 @@ def indexed_matvec(indptr, rows, perm, w, S, out, part, parts):
         _scatter_active(S.reshape(-1), indptr, 0, rows, w, perm, 2 if ws else 0, out.reshape(-1))
         return
     s0, s1 = _share(b, part, parts, 1)
+    if _per_sample(out.shape[0]):  # a sample at a time, as a single vector, four columns interleaved
+        _per_sample_matvec(indptr, rows, perm, w, S, out, s0, s1)
+        return
     acc = out if parts == 1 else np.empty((out.shape[0], s1 - s0), out.dtype)
     c0 = s0 if parts == 1 else 0
     acc[:, c0:c0 + s1 - s0] = 0
