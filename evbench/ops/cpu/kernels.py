@@ -6,9 +6,13 @@ One module per structure (:mod:`.dense`, :mod:`.sparse`, :mod:`.jitc`; shared pi
 Every kernel computes exactly what the portable (pure JAX) product of its structure computes,
 from the same stored arrays, with a different summation order: each output is summed over its
 terms in increasing input index, except ``events @ M`` of a single vector for the stored sparse
-structures (and ``M @ events`` through a column index), which interleaves the rows of four
-active inputs at a time (:func:`evbench.ops.cpu.sparse._scatter_active`): a fixed order that
-depends only on the inputs (the error bound of :mod:`evbench.tolerance` holds for any order).
+structures (and ``M @ events`` through a column index, and each sample of a batch whose outputs
+are too long to share the cache), which interleaves the rows of four active inputs at a time
+(:func:`evbench.ops.cpu.sparse._scatter_active`), and dense ``events @ W`` of a single vector,
+which adds eight active rows at a time as a fixed tree: fixed orders that depend only on the
+inputs, never on the number of threads (the error bound of :mod:`evbench.tolerance` holds for
+any order). Kernels ending in ``part, parts`` compute a share of their outputs and run on
+several threads (:mod:`.threads`).
 Kernels write every output element; they never raise (inputs are validated before).
 
 Layouts: ``S`` is ``(b, n_rows)`` for ``events @ M`` (``*_vecmat``) and ``(n_cols, b)`` for
