@@ -3,6 +3,7 @@
 The public API: connectivity structures, the catalogue that lists them, event generators.
 """
 from .ops.base import Connectivity, Transposed, kernel_mode, use_kernels
+from .ops.cpu.threads import get_threads, set_threads, threads
 from .ops.dense import DenseMatrix
 from .ops.fixed import FixedNumPerPost, FixedNumPerPre
 from .ops.jitc import JITCNormalC, JITCNormalR, JITCScalarC, JITCScalarR, JITCUniformC, JITCUniformR
@@ -17,5 +18,5 @@ __all__ = [
     "COO", "CSC", "CSR", "Connectivity", "DenseMatrix", "Family", "FixedNumPerPost", "FixedNumPerPre",
     "JITCNormalC", "JITCNormalR", "JITCScalarC", "JITCScalarR", "JITCUniformC", "JITCUniformR",
     "FAMILIES", "PRODUCTS", "Product", "Sharded", "Transposed", "active_fraction", "device_mesh", "get_family",
-    "get_product", "kernel_mode", "make_events", "shard", "use_kernels",
+    "get_product", "get_threads", "kernel_mode", "make_events", "set_threads", "shard", "threads", "use_kernels",
 ]

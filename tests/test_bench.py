@@ -40,6 +40,10 @@ def test_every_grid_covers_every_family_backend_and_product(name):
     seen = {(c.family, c.backend, c.product) for c in bench.cases(g, devices=("cpu",))}
     want = set(itertools.product([f.name for f in FAMILIES.all()], [b.name for b in BACKENDS.all()],
                                  [p.key for p in PRODUCTS]))
+    # and the timed variants where the backend offers them: native without its column index
+    indexed = [f.name for f in FAMILIES.all() if {"index": "none"} in BACKENDS.get("native").modes(f)]
+    assert indexed and "csr" in indexed and "dense" not in indexed
+    want |= set(itertools.product(indexed, ["native:index=none"], [p.key for p in PRODUCTS]))
     assert seen == want
     assert set(g.devices) == set(bench.DEVICE_KINDS)
 
@@ -54,6 +58,13 @@ def test_the_asv_parameters_are_the_cases_of_the_grid(name):
         assert len(params) == len(bench.PARAM_NAMES)
         from_suites = {bench.case_from_params(product.key, *combo)
                        for combo in itertools.product(*params)}
+        # a timed variant on a family whose backend does not offer it: a skip in the suites
+        from evbench.harness.bench.grid import variant, variant_mode
+        from evbench.catalogue import get_family
+        from evbench.peers import get_backend
+
+        from_suites = {c for c in from_suites if ":" not in c.backend or variant_mode(
+            get_backend(variant(c.backend)[0]), get_family(c.family), product, c.backend) is not None}
         from_cases = {c for c in bench.cases(g, products=[product.key])}
         if g.conn_prob:
             assert from_cases < from_suites
@@ -117,9 +128,10 @@ def test_an_absent_device_is_skipped_with_not_implemented_error(tmp_path, monkey
     sweep = {case.key: bench.record(case, "no_device", f"JAX sees no {kind} device here")}
     with pytest.raises(NotImplementedError, match=f"no {kind} device"):
         work.Vecmat().setup(sweep, *params)
-    (rec,) = bench.run(bench.GRIDS["tiny"], families=["csr"], backends=["native"], products=["vecmat"],
-                       devices=[kind], progress=False)
-    assert rec["status"] == "no_device" and not rec["times"]
+    recs = bench.run(bench.GRIDS["tiny"], families=["csr"], backends=["native"], products=["vecmat"],
+                     devices=[kind], progress=False)
+    assert [r["backend"] for r in recs] == ["native", "native:index=none"]  # and its timed variant
+    assert all(r["status"] == "no_device" and not r["times"] for r in recs)
 
 
 def test_too_large_a_dense_matrix_is_a_recorded_skip():
@@ -156,10 +168,12 @@ def test_bench_writes_a_tidy_table(tmp_path, monkeypatch, capsys):
 
     case_cols = ["family", "backend", "product", "device", "n", "active", "conn_num", "batch", "dtype"]
     per_case = frame.groupby(case_cols, dropna=False)
-    assert per_case.ngroups == 2 * 2 * 2 * len(bench.DEVICE_KINDS)
+    # csr: native, its variant without the index (a row of its own) and scipy; jitc_normal_c: two
+    assert per_case.ngroups == (3 + 2) * 2 * len(bench.DEVICE_KINDS)
     ok = frame[frame.status == "ok"]
     assert set(ok.device) == {"cpu"}
-    assert ok.groupby(case_cols).ngroups == 2 * 2 * 2
+    assert ok.groupby(case_cols).ngroups == (3 + 2) * 2
+    assert set(ok[ok.family == "csr"].backend) == {"native", "native:index=none", "scipy"}
     # one row per repeat, each with the case's summary
     for _, rows in ok.groupby(case_cols):
         assert len(rows) == rows.repeats.iloc[0] >= bench.GRIDS["tiny"].min_repeats

@@ -13,7 +13,7 @@ from evbench.events import make_events
 from evbench.ops.base import cpu_kernels_available, use_kernels
 from evbench.ops.cpu import sparse as sparse_kernels
 from evbench.ops.cpu.sparse import column_index
-from evbench.ops.fixed import FixedNumPerPre
+from evbench.ops.fixed import FixedNumPerPost, FixedNumPerPre
 from evbench.ops.sparse import CSC, CSR
 from evbench.tolerance import error_bound
 
@@ -177,10 +177,61 @@ def test_nbytes_counts_the_index():
     for weights, perm_bytes in (("per_synapse", 4), ("scalar", 0)):
         M = get_family("fixed_per_pre").build(50, 40, conn_prob=0.2, seed=1, weights=weights)
         nnz = M.indices.size
-        assert M.with_index().nbytes - M.nbytes == 4 * (M.n_cols + 1) + (4 + perm_bytes) * nnz
+        assert M.nbytes - M.without_index().nbytes == 4 * (M.n_cols + 1) + (4 + perm_bytes) * nnz
 
 
 def test_index_needs_concrete_indices():
-    M = get_family("csr").build(5, 4, conn_prob=0.5, seed=1)
+    M = get_family("csr").build(5, 4, conn_prob=0.5, seed=1).without_index()
     with pytest.raises(TypeError, match=r"CSR.with_index\(\) needs concrete index arrays"):
         jax.jit(lambda M: M.with_index().nbytes)(M)
+
+
+@pytest.mark.parametrize("name", INDEXED)
+def test_the_constructor_builds_the_index(name):
+    """The ordinary constructor builds the index (both products event-driven without being asked);
+    ``index=False`` and ``without_index()`` store none, and ``with_index()`` builds the same one."""
+    fam = get_family(name)
+    M = fam.build(60, 50, conn_prob=0.2, seed=4)
+    base = M.base if hasattr(M, "base") else M
+    assert base.col_index is not None
+    bare = M.without_index()
+    assert (bare.base if hasattr(bare, "base") else bare).col_index is None
+    assert bare.nbytes < M.nbytes
+    again = bare.with_index()
+    for x, y in zip(jax.tree_util.tree_leaves(M), jax.tree_util.tree_leaves(again)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    if name in ("csr", "fixed_prob"):
+        kept = CSR(base.indptr, base.indices, base.weights, base.shape, index=False)
+    elif name == "csc":
+        kept = CSC(base.indptr, base.indices, base.weights, M.shape, index=False)
+    elif name == "fixed_per_pre":
+        kept = FixedNumPerPre(base.indices, base.weights, base.shape, index=False)
+    else:
+        kept = FixedNumPerPost(base.indices, base.weights, M.shape, index=False)
+    assert (kept.base if hasattr(kept, "base") else kept).col_index is None
+    e = make_events(M.shape[1], 0.3, seed=1)
+    np.testing.assert_array_equal(np.asarray(M @ e), np.asarray(M @ e))
+
+
+@pytest.mark.parametrize("K", [0, 7])
+def test_small_and_large_builds_agree(K, monkeypatch):
+    """Below ``_NUMPY_BELOW`` synapses the index is NumPy's stable sort, above it the threaded
+    counting sort: the same arrays, bitwise."""
+    from evbench.ops import colindex
+
+    rng = np.random.default_rng(K)
+    n_rows, n_cols = 400, 300
+    if K:
+        row_ptr, cols = np.zeros(2, np.int32), rng.integers(0, n_cols, n_rows * K).astype(np.int32)
+    else:
+        lengths = rng.integers(0, 20, n_rows)
+        row_ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+        cols = rng.integers(0, n_cols, row_ptr[-1]).astype(np.int32)
+    small = colindex.build(row_ptr, cols, n_cols, True, "test", conn_num=K)
+    monkeypatch.setattr(colindex, "_NUMPY_BELOW", 0)
+    monkeypatch.setattr(sparse_kernels, "_THREADED_FROM", 1)
+    monkeypatch.setattr(sparse_kernels, "_MIN_RUN", 1)
+    large = colindex.build(row_ptr, cols, n_cols, True, "test", conn_num=K)
+    assert small.max_len == large.max_len
+    for x, y in zip(jax.tree_util.tree_leaves(small), jax.tree_util.tree_leaves(large)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))

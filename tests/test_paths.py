@@ -39,7 +39,7 @@ def _mutant():
 
     @numba.njit(cache=False)
     def csr_vecmat_grouping_mutant(S, indptr, indices, w, out):
-        original(S, indptr, indices, w, out)
+        original(S, indptr, indices, w, out, 0, 1)
         b = S.shape[0]
         g = max(1, min(b, group // max(out.shape[1], 1)))
         for k0 in range(g, b, g):
@@ -65,4 +65,62 @@ def test_a_mutant_of_the_batch_grouping_path_fails_validation(monkeypatch, tmp_p
         jax.clear_caches()
     out = capsys.readouterr().out
     assert code == 1 and "Gate (native): FAILED" in out
-    assert "FAIL csr events[b, :] @ M native equivalence" in out
+    assert "FAIL csr events[b, :] @ M native[index=built] equivalence" in out
+
+
+def _indexed_matvec_mutant():
+    """indexed_matvec with the bug of a missed sample: an input active in more than two samples of
+    a batch skips the last of them (``range(a)`` -> ``range(a - 1 if a > 2 else a)``)."""
+    import inspect
+    import textwrap
+
+    src = textwrap.dedent(inspect.getsource(kernels.indexed_matvec.py_func))
+    assert "for q in range(a):" in src
+    src = src.replace("@_jit\n", "").replace("for q in range(a):", "for q in range(a - 1 if a > 2 else a):")
+    # its own name: FFI targets are registered by kernel name
+    src = src.replace("def indexed_matvec(", "def indexed_matvec_mutant(")
+    env = dict(vars(kernels))
+    exec(compile(src, "<indexed_matvec mutant>", "exec"), env)
+    return numba.njit(cache=False)(env["indexed_matvec_mutant"])
+
+
+def test_a_mutant_of_the_column_index_kernel_fails_validation(monkeypatch, tmp_path, capsys):
+    """The column index is built by default, so validation reaches its kernel: a bug planted there
+    fails ``evbench validate --profile quick``."""
+    M = get_family("csr").build(30, 40, conn_prob=0.3, seed=0, dtype="float32")
+    events = np.ones((40, 8), bool)
+    good = np.asarray(get_product("matvec_batch").run(M, events))
+    monkeypatch.setattr(kernels, "indexed_matvec", _indexed_matvec_mutant())
+    jax.clear_caches()
+    try:
+        bad = np.asarray(get_product("matvec_batch").run(M, events))
+        assert not np.array_equal(good, bad)
+        code = main(["validate", "--profile", "quick", "--family", "csr", "--backend", "native", "--jobs", "1",
+                     "--no-progress", "--out", str(tmp_path)])
+    finally:
+        monkeypatch.undo()
+        jax.clear_caches()
+    out = capsys.readouterr().out
+    assert code == 1 and "Gate (native): FAILED" in out
+    assert "FAIL csr M @ events[:, b] native[index=built] equivalence" in out
+    assert "FAIL csr M @ events[:, b] native[index=none]" not in out  # the gathering kernel is not the mutant
+
+
+def test_validation_reaches_every_kernel_path(tmp_path, capsys):
+    """Every FFI kernel and each of its paths (one sample or a batch, bool or float events, scalar or
+    per-synapse weights, each generated weight kind) is traced by ``evbench validate --profile quick``
+    of the native backend in all its modes, and no kernel path is left undeclared in ``PATHS``."""
+    from evbench.ops.cpu import ffi
+    from evbench.ops.cpu import kernels as named
+
+    ffi_kernels = {name for name in named.__dict__ if name.endswith(("_vecmat", "_matvec"))}
+    assert ffi_kernels == set(named.PATHS), "a kernel without declared paths, or a declared one that is gone"
+    jax.clear_caches()
+    with ffi.recording() as seen:
+        code = main(["validate", "--profile", "quick", "--backend", "native", "--jobs", "1", "--no-progress",
+                     "--out", str(tmp_path)])
+    capsys.readouterr()
+    assert code == 0
+    declared = {(k, p) for k, paths in named.PATHS.items() for p in paths}
+    assert sorted(declared - seen) == [], "kernel paths evbench validate never reaches"
+    assert sorted(seen - declared) == [], "kernel paths reached but not declared in kernels.PATHS"

@@ -112,11 +112,18 @@ def path_cases(family: Family, profile: ValidationProfile):
     boolean and signed floating events, in float32."""
     from ..ops.cpu import thresholds
 
-    shape = path_shape(family, thresholds())
+    th = thresholds()
+    shape = path_shape(family, th)
     default = tuple(sorted(family.resolve_options({}).items()))
     for batch, active, (ev, values) in itertools.product((PATH_BATCH, 3), profile.path_actives,
                                                          (("bool", "ones"), ("float32", "signed"))):
         yield Case(family.name, shape, profile.path_conn_prob, 0, "float32", ev, values, active, batch=batch,
+                   event_seed=1, options=default)
+    # outputs too long for two samples to share the cache: a batch runs one sample at a time
+    wide = th["group_elements"] // 2 + 1
+    for wide_shape, (ev, values) in itertools.product(((40, wide), (wide, 40)), (("bool", "ones"),
+                                                                                 ("float32", "signed"))):
+        yield Case(family.name, wide_shape, 0.05, 0, "float32", ev, values, 0.05, batch=3,
                    event_seed=1, options=default)
 
 

@@ -1,5 +1,10 @@
 """An index of a row-stored structure's synapses by column, so that ``M @ events`` is event-driven.
 
+The constructors of :class:`~evbench.ops.sparse.CSR` (so also CSC and ``fixed_prob``) and
+:class:`~evbench.ops.fixed.FixedNumPerPre` (so also ``FixedNumPerPost``) build it by default:
+both products are then event-driven without being asked. ``index=False`` in the constructor, or
+``M.without_index()``, stores none (half the memory of a per-synapse CSR, and no build time).
+
 A CSR or fixed-number-per-pre structure stores its synapses row by row: ``events @ M`` visits
 the rows of the active inputs, but ``M @ events`` must gather over every stored synapse. The
 column index lists, column after column, the row of each synapse (``rows``) and its position in
@@ -15,8 +20,6 @@ active columns in increasing order: every output is summed over its terms in inc
 index, like the other kernels.
 """
 from __future__ import annotations
-
-import os
 
 import jax
 import jax.numpy as jnp
@@ -58,6 +61,8 @@ def build(row_ptr, cols, n_cols: int, per_synapse: bool, where: str, conn_num: i
     row_ptr = np.ascontiguousarray(np.asarray(row_ptr), dtype=np.int32)
     cols = np.ascontiguousarray(np.asarray(cols).reshape(-1), dtype=np.int32)
     nnz = cols.shape[0]
+    if nnz < _NUMPY_BELOW:
+        return _build_numpy(row_ptr, cols, n_cols, per_synapse, conn_num)
     indptr = _host_array(n_cols + 1)
     rows = _host_array(nnz)
     perm = _host_array(nnz if per_synapse else 0)
@@ -65,6 +70,33 @@ def build(row_ptr, cols, n_cols: int, per_synapse: bool, where: str, conn_num: i
     column_index(row_ptr, cols, conn_num, indptr, rows, perm, tmp, _cores())
     max_len = int(np.diff(indptr).max(initial=0))
     return ColumnIndex(_to_jax(indptr), _to_jax(rows), _to_jax(perm), max_len)
+
+
+#: below this many synapses the index is NumPy's stable argsort (the same order, bitwise): no
+#: numba function is loaded for the small structures most processes build
+_NUMPY_BELOW = 1 << 16
+
+
+def _build_numpy(row_ptr, cols, n_cols, per_synapse, conn_num) -> ColumnIndex:
+    perm = np.argsort(cols, kind="stable").astype(np.int32)
+    if conn_num > 0:
+        rows = (perm // conn_num).astype(np.int32)
+    else:
+        rows = (np.searchsorted(row_ptr, perm, side="right") - 1).astype(np.int32)
+    counts = np.bincount(cols, minlength=n_cols)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    max_len = int(counts.max(initial=0))
+    perm = perm if per_synapse else np.zeros(0, np.int32)
+    return ColumnIndex(jnp.asarray(indptr), jnp.asarray(rows), jnp.asarray(perm), max_len)
+
+
+def without_index(conn):
+    """``conn`` without a column index (itself when it has none)."""
+    if conn.col_index is None:
+        return conn
+    out = object.__new__(type(conn))
+    out.__dict__.update(conn.__dict__, col_index=None)
+    return out
 
 
 def with_index(conn, row_ptr, where: str, conn_num: int = 0):
@@ -78,11 +110,10 @@ def with_index(conn, row_ptr, where: str, conn_num: int = 0):
 
 
 def _cores() -> int:
-    """The CPU cores this process may run on (the threads a large index is built with)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    """The threads a large index is built with: the kernels' (:mod:`evbench.ops.cpu.threads`)."""
+    from .cpu.threads import get_threads
+
+    return get_threads()
 
 
 def _host_array(n):

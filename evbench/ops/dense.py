@@ -55,12 +55,14 @@ class DenseMatrix(Connectivity):
     def _vecmat_cpu(self, S):
         from .cpu.dense import dense_vecmat
 
-        return _ffi.call(dense_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, self.weights)
+        return _ffi.call(dense_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, self.weights,
+                         path=_ffi.path(S, 0))
 
     def _matvec_cpu(self, S):
         from .cpu.dense import dense_matvec
 
-        return _ffi.call(dense_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.weights, S)
+        return _ffi.call(dense_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.weights, S,
+                         path=_ffi.path(S, 1))
 
     def _vecmat_gpu(self, S):
         from .gpu import stored

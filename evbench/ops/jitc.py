@@ -278,12 +278,14 @@ class _JITCRow(Connectivity):
     def _vecmat_cpu(self, S):
         from .cpu.jitc import jitc_vecmat
 
-        return _ffi.call(jitc_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, *self._kernel_args())
+        return _ffi.call(jitc_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, *self._kernel_args(),
+                         path=_ffi.path(S, 0, kind=self.kind))
 
     def _matvec_cpu(self, S):
         from .cpu.jitc import jitc_matvec
 
-        return _ffi.call(jitc_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), *self._kernel_args(), S)
+        return _ffi.call(jitc_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), *self._kernel_args(), S,
+                         path=_ffi.path(S, 1, kind=self.kind))
 
     def _vecmat_gpu(self, S):
         from .gpu import jitc

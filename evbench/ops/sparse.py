@@ -78,15 +78,17 @@ class CSR(Connectivity):
     """Compressed sparse rows: row ``i`` holds ``indices[indptr[i]:indptr[i+1]]``.
 
     ``events @ M`` visits the rows of the active inputs only: O(active × max row length).
-    ``M @ events`` gathers along every row: O(synapses), unless the structure carries a column
-    index (:meth:`with_index`): then it visits the columns of the active inputs only.
+    ``M @ events`` visits the columns of the active inputs only, through the column index the
+    constructor builds (:mod:`evbench.ops.colindex`: 4 bytes per synapse, 4 more for per-synapse
+    weights, 4 per column; counted in ``nbytes``). ``index=False`` (or :meth:`without_index`)
+    stores none: ``M @ events`` then gathers along every row, O(synapses).
     """
 
     _leaf_fields = ("indptr", "indices", "weights", "col_index")
     _static_fields = ("shape", "max_row_nnz")
     _cpu_products = _gpu_products = ("vecmat", "matvec")
 
-    def __init__(self, indptr, indices, weights, shape, *, dtype=None):
+    def __init__(self, indptr, indices, weights, shape, *, dtype=None, index: bool = True):
         shape = ensure_shape("shape", shape)
         indices = as_index("indices", indices, ndim=1, upper=shape[1])
         nnz = int(indices.shape[0])
@@ -106,14 +108,21 @@ class CSR(Connectivity):
         if np.any(row_nnz < 0):
             raise ValueError(f"indptr must be non-decreasing, it falls at row {int(np.argmax(row_nnz < 0))}")
         w = as_weights("weights", weights, shape=(nnz,), dtype=dtype)
-        self._set(indptr=jnp.asarray(ptr.astype(np.int32)), indices=indices, weights=w, shape=shape,
+        ptr32 = ptr.astype(np.int32)
+        self._set(indptr=jnp.asarray(ptr32), indices=indices, weights=w, shape=shape,
                   max_row_nnz=int(row_nnz.max(initial=0)), col_index=None)
+        if index:
+            self._set(col_index=colindex.build(ptr32, indices, shape[1], w.ndim != 0, "CSR(...)"))
 
     def with_index(self) -> "CSR":
-        """The same matrix with a column index (:mod:`evbench.ops.colindex`, built once on the
-        host: call it outside ``jit``), so that ``M @ events`` costs O(active inputs × column
-        length) instead of O(synapses); the weights stay a leaf, read through the index."""
+        """The same matrix with a column index (the constructor builds one unless ``index=False``;
+        built once on the host: call it outside ``jit``), so that ``M @ events`` costs O(active
+        inputs × column length) instead of O(synapses); the weights stay a leaf, read through it."""
         return colindex.with_index(self, self.indptr, "CSR.with_index()")
+
+    def without_index(self) -> "CSR":
+        """The same matrix without its column index (``M @ events`` gathers every row)."""
+        return colindex.without_index(self)
 
     @property
     def dtype(self):
@@ -167,7 +176,7 @@ class CSR(Connectivity):
         from .cpu.sparse import csr_vecmat
 
         return _ffi.call(csr_vecmat, _ffi.out((S.shape[0], self.n_cols), self.dtype), S, self.indptr, self.indices,
-                         self.weights)
+                         self.weights, path=_ffi.path(S, 0, self.weights))
 
     def _matvec_cpu(self, S):
         from .cpu.sparse import csr_matvec, indexed_matvec
@@ -175,9 +184,9 @@ class CSR(Connectivity):
         if self.col_index is not None:
             c = self.col_index
             return _ffi.call(indexed_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), c.indptr, c.rows, c.perm,
-                             self.weights, S)
+                             self.weights, S, path=_ffi.path(S, 1, self.weights))
         return _ffi.call(csr_matvec, _ffi.out((self.n_rows, S.shape[1]), self.dtype), self.indptr, self.indices,
-                         self.weights, S)
+                         self.weights, S, path=_ffi.path(S, 1, self.weights))
 
 
     def _vecmat_gpu(self, S):
@@ -193,16 +202,24 @@ class CSR(Connectivity):
 class CSC(Transposed):
     """Compressed sparse columns: column ``j`` holds rows ``indices[indptr[j]:indptr[j+1]]``.
 
-    Stored exactly as the CSR of ``M.T``: ``M @ events`` is the event-driven direction.
+    Stored exactly as the CSR of ``M.T``: ``M @ events`` is the event-driven direction, and
+    ``events @ M`` too through the row index the constructor builds (``index=False``: none).
     """
 
-    def __init__(self, indptr, indices, weights, shape, *, dtype=None):
+    def __init__(self, indptr, indices, weights, shape, *, dtype=None, index: bool = True):
         shape = ensure_shape("shape", shape)
-        self._set(base=CSR(indptr, indices, weights, shape[::-1], dtype=dtype))
+        self._set(base=CSR(indptr, indices, weights, shape[::-1], dtype=dtype, index=index))
 
     def with_index(self) -> "CSC":
-        """The same matrix with a row index (the column index of the CSR it stores), so that
-        ``events @ M`` is event-driven too; see :meth:`CSR.with_index`."""
+        """The same matrix with a row index (the column index of the CSR it stores, built by the
+        constructor unless ``index=False``), so that ``events @ M`` is event-driven too; see
+        :meth:`CSR.with_index`."""
         out = object.__new__(type(self))
         out._set(base=self.base.with_index())
+        return out
+
+    def without_index(self) -> "CSC":
+        """The same matrix without its row index (``events @ M`` gathers every column)."""
+        out = object.__new__(type(self))
+        out._set(base=self.base.without_index())
         return out

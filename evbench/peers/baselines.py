@@ -15,10 +15,32 @@ def _dense_of(conn):
     return conn.to_dense()
 
 
-def _native(family, conn, product, request):
+#: the native modes of a structure with a column index (CSR, CSC, fixed_prob, fixed-number):
+#: ``built`` (the default, what the constructor does) or ``none`` (``index=False``: the product
+#: against the stored axis gathers over every synapse, through its own kernel)
+INDEX_MODES = ("built", "none")
+
+
+def _indexed(family) -> bool:
+    return family.storage in ("csr", "fixed")
+
+
+def _native_modes(family) -> list[dict]:
+    return [{"index": m} for m in INDEX_MODES] if _indexed(family) else [{}]
+
+
+def _native(family, conn, product, request, index=None):
+    if index is not None:
+        if not hasattr(conn, "without_index"):
+            raise Unsupported(f"{type(conn).__name__} has no column index")
+        if index not in INDEX_MODES:
+            raise Unsupported(f"index={index!r}: one of {INDEX_MODES}")
+        conn = conn.with_index() if index == "built" else conn.without_index()
     return Implementation(apply=product.run, operand=conn,
                           own_dense=lambda: np.asarray(oriented(conn, product).to_dense()),
-                          grad=GradSpec(conn, product.run, _dense_of))
+                          grad=GradSpec(conn, product.run, _dense_of),
+                          note="" if index is None else ("column index built by the constructor (the default)"
+                                                         if index == "built" else "index=False: no column index"))
 
 
 def _identity(d):
@@ -102,7 +124,7 @@ def _native_generate(family, shape, conn_prob, seed, dtype):
 
 
 NATIVE = Backend("native", "evbench's own event-driven operators", ("jax",), _native, role="native",
-                 generate=_native_generate, api=API_VERSION)
+                 modes=_native_modes, generate=_native_generate, api=API_VERSION)
 DENSE = Backend("dense", "dense XLA product (jnp.matmul, precision=highest: float32 accuracy on every device), "
                 "the baseline", ("jax",), _dense_xla("dense")[0], modes=_dense_xla("dense")[1], role="baseline",
                 materialises=True, api=API_VERSION)

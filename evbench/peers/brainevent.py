@@ -25,6 +25,8 @@ brainevent's default backend for the device (numba on CPU).
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ..backend_api import API_VERSION, Backend, Generated, GradSpec, Implementation, Unsupported, matmul_form, oriented, scatter_dense
@@ -40,10 +42,48 @@ def modes(family) -> list[dict]:
         return [{}]
     if family.storage == "dense":
         return ([{"matrix": "array", "events": e} for e in EVENTS[:2]]
-                + [{"matrix": "Dense", "events": e} for e in EVENTS])
+                + [{"matrix": "Dense", "events": e} for e in EVENTS] + [{"matrix": "array", "events": "binary",
+                                                                          "parallel": True}])
     if family.storage == "jitc":
         return [{"events": e, "corder": c} for c in (False, True) for e in EVENTS]
-    return [{"events": e} for e in EVENTS]
+    return [{"events": e} for e in EVENTS] + [{"events": "binary", "parallel": True}]
+
+
+def parallel_mode(family, product=None) -> dict | None:
+    """The timed mode with brainevent's numba parallel mode on, or None where brainevent has no
+    parallel kernels for the family (just-in-time, COO)."""
+    mode = dict(timed_mode(BACKEND, family, product), parallel=True)
+    return mode if mode in modes(family) else None
+
+
+def _distinct_targets():
+    """Make brainevent 0.3 name a numba kernel's FFI target after its ``parallel`` option too
+    (its name is a fingerprint of the kernel's Python code only: a serial and a parallel kernel
+    of one source would otherwise share a target, the first registered serving both)."""
+    from brainevent._op import numba_ffi
+
+    fingerprint = numba_ffi.kernel_content_fingerprint
+    if getattr(fingerprint, "evbench", False):
+        return
+
+    def with_options(kernel, extra=()):
+        parallel = bool(getattr(kernel, "targetoptions", {}).get("parallel", False))
+        return fingerprint(kernel, extra=tuple(extra) + (("numba parallel", parallel),))
+
+    with_options.evbench = True
+    numba_ffi.kernel_content_fingerprint = with_options
+
+
+def set_parallel(parallel: bool):
+    """brainevent's numba parallel setting for the kernels it generates next (at the lowering
+    that follows this trace)."""
+    import brainevent
+    import numba
+
+    _distinct_targets()
+    if parallel and numba.config.THREADING_LAYER == "default" and "NUMBA_THREADING_LAYER" not in os.environ:
+        numba.config.THREADING_LAYER = "workqueue"  # not OpenMP: it crashes NEST in the same process
+    brainevent.config.set_numba_parallel(bool(parallel))
 
 
 def timed_mode(backend, family, product=None) -> dict:
@@ -151,15 +191,17 @@ def counterpart(family, conn, corder=False):
     return build(weights)
 
 
-def prepare(family, conn, product, request, events="float", corder=False, matrix="array"):
+def prepare(family, conn, product, request, events="float", corder=False, matrix="array", parallel=False):
     import jax.numpy as jnp
 
+    if parallel and family.storage not in ("dense", "csr", "fixed"):
+        raise Unsupported(f"brainevent 0.3 has no parallel kernels for {family.name}")
     if family.storage == "coo":
         raise Unsupported("brainevent 0.3 has no COO format (removed in 0.1.0; use CSR/CSC)")
     fn = matmul_form(product, _WRAP[events])
     semantics = "nonzero" if events == "binary" else "value"
     reference = None
-    note = f"{events} events"
+    note = f"{events} events" + (", numba parallel" if parallel else "")
     if family.storage == "dense":
         W = jnp.asarray(conn.weights)
         if matrix == "Dense":
@@ -195,6 +237,7 @@ def prepare(family, conn, product, request, events="float", corder=False, matrix
         # first call fills in) as pytree metadata: handed to jax.jit as an argument they cannot
         # be compared as cache keys. So the structure is rebuilt from its data inside the
         # compiled function, its index arrays constants of it (as in a user's jitted step)
+        set_parallel(parallel)  # read by brainevent when JAX lowers what this trace builds
         return fn(build(p), e)
 
     return Implementation(

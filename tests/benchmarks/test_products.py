@@ -34,10 +34,11 @@ def case_id(case: bench.BenchCase) -> str:
 
 
 def suite_cases(g: bench.Grid = GRID) -> list[bench.BenchCase]:
-    """The grid's cases on every device kind (absent ones skip), narrowed by the environment."""
+    """The grid's cases on every device kind (absent ones skip), narrowed by the environment: one
+    per family × product × backend (no timed variants: asv and ``evbench bench`` time those)."""
     return list(bench.cases(g, families=bench.env_filter("EVBENCH_FAMILY"),
                             backends=bench.env_filter("EVBENCH_BACKEND"),
-                            products=bench.env_filter("EVBENCH_PRODUCT")))
+                            products=bench.env_filter("EVBENCH_PRODUCT"), variants=False))
 
 
 def iterations_for(once_s: float, g: bench.Grid = GRID) -> int:

@@ -176,6 +176,39 @@ class BenchCase:
                 f"conn_num={self.conn_num} batch={self.batch} {self.dtype} {self.device} ({self.workload} events)")
 
 
+#: timed variants besides each backend's timed mode (``backend:key=value,...``: the timed mode with
+#: those keys changed), a case wherever the backend offers that mode for the family: native
+#: without its column index (``index=False``), so that the index is a row of its own
+TIMED_VARIANTS = ("native:index=none",)
+
+
+def variant(label: str) -> tuple[str, dict]:
+    """``("native", {"index": "none"})`` of ``"native:index=none"``; ``(label, {})`` of a name."""
+    import ast
+
+    name, _, rest = label.partition(":")
+    overrides = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            overrides[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            overrides[key] = value
+    return name, overrides
+
+
+def variant_mode(be, family, product, label: str) -> dict | None:
+    """The mode a label times: the backend's timed mode with the label's changes, or None where
+    the backend does not offer that mode for the family."""
+    mode = dict(be.timed(family, product), **variant(label)[1])
+    return mode if mode in [dict(m) for m in be.modes(family)] else None
+
+
+def labels(backends) -> list[str]:
+    """The backends' names, each followed by its timed variants."""
+    return [x for be in backends for x in (be.name, *(v for v in TIMED_VARIANTS if variant(v)[0] == be.name))]
+
+
 def selection(families=None, backends=None, products=None):
     """The catalogue's families, the registered backends and the products, narrowed to the
     given names (none, or ``"all"``: every one), in registry order; ``ValueError`` for an
@@ -186,22 +219,27 @@ def selection(families=None, backends=None, products=None):
     return FAMILIES.select(families), BACKENDS.select(backends), PRODUCT_REGISTRY.select(products)
 
 
-def cases(g: Grid, *, families=None, backends=None, products=None, devices=None):
+def cases(g: Grid, *, families=None, backends=None, products=None, devices=None, variants: bool = True):
     """Every case of the grid, ordered so that the cases of one structure, then of one
-    prepared product, come together (what the runner caches)."""
+    prepared product, come together (what the runner caches); with ``variants``, the backends'
+    timed variants (:data:`TIMED_VARIANTS`) too."""
     fams, bes, prods = selection(families, backends, products)
+    timed = [(be, label) for be in bes for label in (labels([be]) if variants else [be.name])]
     for device in devices or g.devices:
         for fam, n in itertools.product(fams, g.sizes()):
-            for (k, dtype), be, prod in itertools.product(itertools.product(g.conn_nums(n), g.dtype), bes, prods):
+            for (k, dtype), (be, label), prod in itertools.product(itertools.product(g.conn_nums(n), g.dtype), timed,
+                                                                  prods):
+                if label != be.name and variant_mode(be, fam, prod, label) is None:
+                    continue  # a variant the backend does not offer for this family
                 for batch, active in itertools.product(g.batches(prod), g.active):
-                    yield BenchCase(fam.name, be.name, prod.key, n, active, k, batch, dtype, device, g.workload)
+                    yield BenchCase(fam.name, label, prod.key, n, active, k, batch, dtype, device, g.workload)
 
 
 def suite_params(g: Grid, product, *, families=None, backends=None, devices=None) -> list[list]:
     """asv ``params`` for the class of ``product``, in :data:`PARAM_NAMES` order."""
     fams, bes, _ = selection(families, backends, None)
     conn_nums = sorted({k for n in g.sizes() for k in g.conn_nums(n)})
-    return [[f.name for f in fams], [b.name for b in bes], list(g.sizes()), list(g.active), conn_nums,
+    return [[f.name for f in fams], labels(bes), list(g.sizes()), list(g.active), conn_nums,
             list(g.batches(product)), list(g.dtype), list(devices or g.devices)]
 
 

@@ -119,7 +119,9 @@ def prepare(case: BenchCase, *, reuse: Reuse | None = None, seed: int = 0,
     from ...peers import get_backend
 
     dev = device_for(case.device)
-    fam, be, prod = get_family(case.family), get_backend(case.backend), get_product(case.product)
+    from .grid import variant
+
+    fam, be, prod = get_family(case.family), get_backend(variant(case.backend)[0]), get_product(case.product)
     ok, why = be.available()
     if not ok:
         raise Skipped("unavailable", why)

@@ -13,7 +13,9 @@ import numpy as np
 from .grid import BenchCase, Skipped
 
 _PROBE_N = 128
-_PROBE_P = 0.25
+#: sparse enough that a structure storing 16 bytes per synapse (a CSR with its column index)
+#: stores less than the dense matrix
+_PROBE_P = 0.1
 #: fraction of the available memory a case may plan to use
 _MEMORY_SHARE = 0.7
 
@@ -142,7 +144,9 @@ def check_memory(case: BenchCase, dev=None) -> None:
     budget = min(host, _MEMORY_SHARE * limit) if limit else host
     if 8 * itemsize * case.n * case.n < budget:  # even eight dense n × n float64 copies fit
         return
-    fp = footprint(case.family, case.backend, case.product, case.dtype)
+    from .grid import variant
+
+    fp = footprint(case.family, variant(case.backend)[0], case.product, case.dtype)
     need = fp.estimate(case.n, case.n, case.conn_prob)
     if need > budget:
         what = ("the dense n × n matrix" if (fp.stores_dense or fp.materialises_dense)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .grid import BenchCase, Skipped
+from .grid import BenchCase, Skipped, variant_mode
 
 
 class Structures:
@@ -105,6 +105,10 @@ class Reuse:
             self._impl_key, self.impl = None, None
             t0 = time.perf_counter()
             self.mode = dict(self.modes[be.name]) if be.name in self.modes else be.timed(fam, prod)
+            if case.backend != be.name:  # a timed variant (grid.TIMED_VARIANTS)
+                self.mode = variant_mode(be, fam, prod, case.backend)
+                if self.mode is None:
+                    raise Skipped("unsupported", f"{be.name} offers no mode {case.backend} for {fam.name}")
             try:
                 self.impl = be.prepare(fam, conn, prod, request_for(case, self._conn_key[2]), **self.mode)
             except Unsupported as exc:

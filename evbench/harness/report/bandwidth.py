@@ -54,6 +54,10 @@ def draw(res) -> Section:
     table = ok.groupby(["device", "backend"], sort=False).agg(agg)
     table.columns = [f"{a}_{b}" for a, b in table.columns]
     sec.tables.append(("Per backend, over every case", table.reset_index()))
+    if "bandwidth_fraction" in ok.columns:
+        sec.tables.append(("Every kernel's achieved fraction of the machine's read bandwidth: evbench's products "
+                           "(native and its timed variants) per family and product, median and best over the cases",
+                           _kernel_fractions(ok)))
     sec.intro = ("Bytes touched are what evbench's structure of the family must read (its stored bytes, times the "
                  "active fraction when the product is event-driven) plus events and outputs: the same for every "
                  "backend. Points near the dashed line are bandwidth-bound; just-in-time structures store nothing, "
@@ -61,6 +65,16 @@ def draw(res) -> Section:
     if len(machine_bw):
         sec.notes.append(f"Machine's single-core read bandwidth: {float(machine_bw.median()):.2f} GB/s.")
     return sec
+
+
+def _kernel_fractions(ok):
+    """``bandwidth_fraction`` of evbench's own rows (``native`` and ``native:…`` variants) per family,
+    product and variant: what each kernel reaches."""
+    own = ok[ok["backend"].astype(str).str.split(":").str[0] == "native"]
+    own = own[own["bandwidth_fraction"] > 0]
+    table = own.groupby(["device", "family", "product", "backend"], sort=False)["bandwidth_fraction"].agg(
+        ["median", "max"]).reset_index()
+    return table.rename(columns={"median": "fraction_median", "max": "fraction_best"})
 
 
 SECTION = SectionSpec('bandwidth', "Effective bandwidth against the machine's (roofline-style), synaptic events per second", ('bench',), draw)

@@ -1,5 +1,6 @@
 """The CPU implementation of the native products: numba kernels (:mod:`.kernels`) called from
-XLA through its FFI (:mod:`.ffi`)."""
+XLA through its FFI (:mod:`.ffi`), on as many threads as :mod:`.threads` allows."""
+from .threads import get_threads, set_threads, threads  # noqa: F401
 
 
 def thresholds() -> dict:

@@ -14,6 +14,39 @@ _GROUP_ELEMENTS = 1 << 17
 
 
 @_inline
+def _plan(work, units):
+    """A kernel's plan: ``(work, units)``, the synapses or elements the call visits and the
+    outputs or samples there are to share; the handler splits the call into at most ``units``
+    parts of at least :data:`evbench.ops.cpu.threads.MIN_WORK` each, and at most the thread count."""
+    return np.int64(work), np.int64(units)
+
+
+@_inline
+def _share(n, part, parts, align):
+    """``[lo, hi)``: part ``part`` of ``parts`` of ``range(n)``, cut at multiples of ``align``."""
+    units = (n + align - 1) // align
+    return min(n, units * part // parts * align), min(n, units * (part + 1) // parts * align)
+
+
+@_inline
+def _per_sample(n_out):
+    """Whether a batch's outputs of length ``n_out`` are too long for two samples to share the
+    L2 cache: then each sample runs as a single vector does (four rows interleaved), otherwise
+    samples go in groups (:func:`_group`). It depends on the length only, never on how the
+    samples are shared among threads: the same order, the same bits."""
+    return _GROUP_ELEMENTS // max(n_out, 1) < 2
+
+
+@_jit
+def _count_nonzero(S):
+    c = 0
+    for x in S.reshape(-1):
+        if x != 0:
+            c += 1
+    return c
+
+
+@_inline
 def _group(b, n_out):
     """Samples per group for outputs of length ``n_out``: at least 1, at most ``b``."""
     return max(1, min(b, _GROUP_ELEMENTS // max(n_out, 1)))
@@ -43,3 +76,12 @@ def _event_lists(A):
     return ptr, idx, vals
 
 
+def _times(s, w):
+    """``s * w``, or ``w`` for a bool ``s`` (which is True where it is used)."""
+
+
+@nb.extending.overload(_times, inline="always")
+def _times_impl(s, w):
+    if isinstance(s, nb.types.Boolean):
+        return lambda s, w: w
+    return lambda s, w: s * w

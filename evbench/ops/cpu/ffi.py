@@ -27,6 +27,7 @@ structs have this layout is accepted).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -93,15 +94,69 @@ def handler(frame):
 """
 
 
+_THREADED_SOURCE = """
+def worker(block):
+    frame = p_i64(block[0])
+    args = p_i64(frame[9])
+    rets = p_i64(frame[14])
+{unpack}
+    kernel({names}, block[1], block[2])
+    return 0
+
+
+def run(frame, args, rets):
+{unpack}
+    work, units = plan({names})
+    settings = p_i64(SETTINGS)
+    parts = max(1, min(settings[0], units, work // settings[1]))
+    if parts <= 1 or WORKER == 0:
+        kernel({names}, 0, 1)
+        return
+    block = np.empty((parts, 3), np.int64)
+    tids = np.zeros(parts, np.int64)
+    started = np.zeros(parts, np.int64)
+    for t in range(1, parts):
+        block[t, 0] = address(frame)
+        block[t, 1] = t
+        block[t, 2] = parts
+        started[t] = pthread_create(tids[t:].ctypes.data, 0, WORKER, block[t:].ctypes.data) == 0
+    kernel({names}, 0, parts)
+    for t in range(1, parts):
+        if started[t]:
+            pthread_join(tids[t], 0)
+        else:
+            kernel({names}, t, parts)
+    block[0, 0] = 0  # a use after the joins: the threads read their rows of block until then
+"""
+
+
+def threaded(kernel) -> bool:
+    """Whether ``kernel`` computes a part of its outputs (last arguments ``part, parts``)."""
+    import inspect
+
+    return tuple(inspect.signature(kernel.py_func).parameters)[-2:] == ("part", "parts")
+
+
+def plan_of(kernel):
+    """``<kernel>_parts`` of the kernel's module (how many parts a call is worth), or None."""
+    import sys
+
+    return getattr(sys.modules.get(kernel.py_func.__module__), kernel.__name__ + "_parts", None)
+
+
 @functools.lru_cache(maxsize=None)
 def _handler(kernel, signature: tuple):
     """The compiled ``cfunc`` handler of ``kernel`` for ``signature``: ``(dtype name, ndim)``
-    per input, then per output; ``n_in`` inputs come first (``signature[0]``)."""
+    per input, then per output; ``n_in`` inputs come first (``signature[0]``). A kernel that
+    computes parts of its outputs (:func:`threaded`) runs them on threads
+    (:mod:`evbench.ops.cpu.threads`), as many as its plan says the call is worth."""
     import numba
     from numba import carray, types
 
+    from .threads import address_of, pthreads, settings_address
+
     n_in, specs = signature[0], signature[1:]
-    env = dict(kernel=kernel, carray=carray, p_i64=_pointer_to("int64"), p_i32=_pointer_to("int32"))
+    env = dict(kernel=kernel, carray=carray, np=np, p_i64=_pointer_to("int64"), p_i32=_pointer_to("int32"))
     env["MAJOR"], env["MINOR"] = api_version()
     lines, names = [], []
     for k, (dtype, ndim) in enumerate(specs):
@@ -113,9 +168,28 @@ def _handler(kernel, signature: tuple):
         shape = ", ".join(f"d{k}[{i}]" for i in range(ndim))
         lines.append(f"    a{k} = carray({ptr}(b{k}[3]), ({shape},))")
         names.append(f"a{k}")
-    src = _HANDLER_SOURCE.format(unpack="\n".join(lines), names=", ".join(names))
+    handler_type = types.int64(types.CPointer(types.int64))
+    fmt = dict(unpack="\n".join(lines), names=", ".join(names))
+    if threaded(kernel):
+        plan, pt = plan_of(kernel), pthreads()
+        if plan is None:  # one part: a kernel without a plan (a test's mutant) runs on the calling thread
+            exec(f"def plan({fmt['names']}):\n    return 0, 1\n", env)
+            plan = numba.njit(env["plan"])
+        env.update(plan=plan, SETTINGS=settings_address(), address=address_of(), WORKER=0)
+        env["pthread_create"], env["pthread_join"] = pt if pt else (None, None)
+        exec(compile(_THREADED_SOURCE.format(**fmt), f"<evbench ffi worker {kernel.__name__}>", "exec"), env)
+        if pt is not None:
+            worker = numba.cfunc(handler_type, nopython=True)(env["worker"])
+            env["WORKER"], env["_worker_cfunc"] = worker.address, worker
+        run = numba.njit(env["run"])
+        src = _HANDLER_SOURCE.format(unpack="", names="").replace("    kernel()\n", "    run(frame, args, rets)\n")
+        env["run"] = run
+    else:
+        src = _HANDLER_SOURCE.format(**fmt)
     exec(compile(src, f"<evbench ffi handler {kernel.__name__}>", "exec"), env)
-    return numba.cfunc(types.int64(types.CPointer(types.int64)), nopython=True)(env["handler"])
+    fn = numba.cfunc(handler_type, nopython=True)(env["handler"])
+    fn._evbench_keep = env  # the worker cfunc must live as long as the handler
+    return fn
 
 
 _REGISTERED: dict[str, object] = {}
@@ -143,12 +217,44 @@ def out(shape, dtype):
     return jax.ShapeDtypeStruct(tuple(shape), dtype)
 
 
-def call(kernel, out_shapes, *inputs):
+#: the kernel paths traced while :func:`recording` is active: ``{(kernel name, path), ...}``
+_RECORDED: list[set] = []
+
+
+@contextlib.contextmanager
+def recording():
+    """``with recording() as seen:`` collects ``(kernel name, path)`` of every FFI call traced
+    inside (a product compiled earlier in the process is not traced again: clear JAX's caches
+    first), ``path`` as :func:`path` names it."""
+    seen: set = set()
+    _RECORDED.append(seen)
+    try:
+        yield seen
+    finally:
+        _RECORDED.remove(seen)
+
+
+def path(S, sample_axis: int, weights=None, kind: str | None = None) -> str:
+    """The path a kernel takes for events ``S`` (samples along ``sample_axis``): ``vector`` or
+    ``batch``, ``bool`` or ``float`` events, and the weights: ``scalar`` or ``per_synapse`` for a
+    stored weight array (``weights``), or a generated ``kind``."""
+    parts = ["vector" if S.shape[sample_axis] == 1 else "batch", "bool" if S.dtype == np.bool_ else "float"]
+    if weights is not None:
+        parts.append("scalar" if np.ndim(weights) == 0 else "per_synapse")
+    if kind is not None:
+        parts.append(kind)
+    return ",".join(parts)
+
+
+def call(kernel, out_shapes, *inputs, path: str = ""):
     """``kernel(*inputs, *outputs)`` as an XLA FFI call: ``out_shapes`` are
-    ``jax.ShapeDtypeStruct``; every operand has rank >= 1 (scalars are passed as ``(1,)``)."""
+    ``jax.ShapeDtypeStruct``; every operand has rank >= 1 (scalars are passed as ``(1,)``).
+    ``path`` names the kernel's path for these operands (:func:`path`, :func:`recording`)."""
     import jax
     import jax.numpy as jnp
 
+    for seen in _RECORDED:
+        seen.add((kernel.__name__, path))
     inputs = [jnp.reshape(x, (1,)) if jnp.ndim(x) == 0 else x for x in inputs]
     single = not isinstance(out_shapes, (list, tuple))
     outs = [out_shapes] if single else list(out_shapes)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .common import _event_lists, _group, _inline, _jit
+from .common import _count_nonzero, _event_lists, _group, _inline, _jit, _plan, _share
 from .normal import _normal, _normal32
 
 _M32 = np.uint64(0xFFFFFFFF)
@@ -182,10 +182,19 @@ def _normal_into_impl(u, h1, h2):
 
 
 @_jit
-def jitc_vecmat(S, seed, table, keys, params, meta, out):
+def jitc_vecmat_parts(S, seed, table, keys, params, meta, out):
+    b = S.shape[0]
+    if b == 1:
+        return _plan(0, 1)
+    return _plan(np.int64(_count_nonzero(S) * (out.shape[1] * params[5] + 1)) * 4, b)
+
+
+@_jit
+def jitc_vecmat(S, seed, table, keys, params, meta, out, part, parts):
     """``out (b, n) = S (b, m) @ M``, ``M`` generated row by row: the rows of the active inputs.
     ``meta = (n_bits, overflow, kind, block)``: ``kind`` 0 scalar, 1 uniform, 2 normal;
-    ``block`` the most slots generated at a time; ``params = (p0, p1, 2^-24, -2, 2 pi, p)``."""
+    ``block`` the most slots generated at a time; ``params = (p0, p1, 2^-24, -2, 2 pi, p)``.
+    Part ``part`` of ``parts`` computes a range of samples."""
     b, m = S.shape
     n = out.shape[1]
     n_bits, overflow, kind, block = meta[0], meta[1] != 0, meta[2], meta[3]
@@ -195,7 +204,8 @@ def jitc_vecmat(S, seed, table, keys, params, meta, out):
     z = np.empty(block, params.dtype)  # the block's weights
     ks = np.empty(b, np.int64)         # the samples in which input i is active
     vs = np.empty(b, params.dtype)     # and their events
-    out[:, :] = 0
+    s0, s1 = _share(b, part, parts, 1)
+    out[s0:s1, :] = 0
     if b == 1:  # a 1-D scan of the events
         v = S[0]
         ks[0] = 0
@@ -205,11 +215,11 @@ def jitc_vecmat(S, seed, table, keys, params, meta, out):
                 _row(i, seed[0], table, keys, params, n_bits, overflow, kind, block, base, skip, col, z, ks, vs, 1,
                      out)
         return
-    g = _group(b, n)
-    for k0 in range(0, b, g):
+    g = _group(s1 - s0, n)
+    for k0 in range(s0, s1, g):
         for i in range(m):
             a = 0
-            for k in range(k0, min(b, k0 + g)):
+            for k in range(k0, min(s1, k0 + g)):
                 if S[k, i] != 0:
                     ks[a] = k
                     vs[a] = S[k, i]
@@ -266,12 +276,19 @@ def _scatter(o, v, col, z, w0, scalar, count):
 
 
 @_jit
-def jitc_matvec(seed, table, keys, params, meta, S, out):
+def jitc_matvec_parts(seed, table, keys, params, meta, S, out):
+    m = out.shape[0]
+    return _plan(np.int64(m * (S.shape[0] * params[5] + 1)) * 4, m)
+
+
+@_jit
+def jitc_matvec(seed, table, keys, params, meta, S, out, part, parts):
     """``out (m, b) = M @ S (n, b)``, every row of ``M`` generated (O(m n p)); weights are drawn
     only for the synapses that meet an active input. The events are first listed per input
-    (scratch of the size of the input's events), so each synapse visits only its samples."""
+    (scratch of the size of the input's events), so each synapse visits only its samples. Part
+    ``part`` of ``parts`` computes a range of rows."""
     n, b = S.shape
-    m = out.shape[0]
+    r0, r1 = _share(out.shape[0], part, parts, 1)
     n_bits, overflow, kind, block = meta[0], meta[1] != 0, meta[2], meta[3]
     base = np.empty(block, np.uint32)
     skip = np.empty(block, np.uint32)
@@ -279,8 +296,8 @@ def jitc_matvec(seed, table, keys, params, meta, S, out):
     u = np.empty(1, params.dtype)
     # the events of each input as a list (input c: samples ks[ptr[c]:ptr[c + 1]], values vs)
     ptr, ks, vs = _event_lists(S)
-    out[:, :] = 0
-    for i in range(m):
+    out[r0:r1, :] = 0
+    for i in range(r0, r1):
         row_key = _row_key(seed[0], i)
         c, t0 = np.int64(-1), 0
         while True:

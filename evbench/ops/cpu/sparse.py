@@ -3,25 +3,42 @@ fixed number of connections per presynaptic neuron (per post: the transpose); se
 :mod:`evbench.ops.cpu.kernels`."""
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 
-from .common import _group, _inline, _jit
+from .common import _count_nonzero, _group, _inline, _jit, _per_sample, _plan, _share, _times
+
+
+@_inline
+def _batch_parts(S, synapses, rows):
+    """Parts of a batched ``events @ M`` (samples shared: 1 for a single vector)."""
+    b = S.shape[0]
+    if b == 1:
+        return _plan(0, 1)
+    return _plan(_count_nonzero(S) * (synapses // max(1, rows)), b)
 
 
 @_jit
-def csr_vecmat(S, indptr, indices, w, out):
+def csr_vecmat_parts(S, indptr, indices, w, out):
+    return _batch_parts(S, indices.shape[0], S.shape[1])
+
+
+@_jit
+def csr_vecmat(S, indptr, indices, w, out, part, parts):
     """``out (b, n) = S (b, m) @ M`` for a CSR ``M``: the rows of the active inputs only (their
-    ``indptr`` entries too); a single vector four rows at a time (:func:`_scatter_active`)."""
+    ``indptr`` entries too); a single vector four rows at a time (:func:`_scatter_active`). Part
+    ``part`` of ``parts`` computes a range of samples; outputs too long to share the cache
+    (:func:`_per_sample`) take one sample at a time, as a single vector does."""
     b, m = S.shape
     ws = w.shape[0] == indices.shape[0]
-    out[:, :] = 0
-    if b == 1:
-        _scatter_active(S[0], indptr, 0, indices, w, np.empty(0, np.int32), 1 if ws else 0, out[0])
+    s0, s1 = _share(b, part, parts, 1)
+    out[s0:s1, :] = 0
+    if b == 1 or _per_sample(out.shape[1]):  # a sample at a time, four rows interleaved
+        for k in range(s0, s1):
+            _scatter_active(S[k], indptr, 0, indices, w, np.empty(0, np.int32), 1 if ws else 0, out[k])
         return
-    g = _group(b, out.shape[1])
-    for k0 in range(0, b, g):
-        k1 = min(b, k0 + g)
+    g = _group(s1 - s0, out.shape[1])
+    for k0 in range(s0, s1, g):
+        k1 = min(s1, k0 + g)
         for i in range(m):
             for k in range(k0, k1):
                 s = S[k, i]
@@ -43,17 +60,6 @@ def _scatter_row(o, s, cols, w, ws):
         sw = _times(s, w[0])
         for q in range(cols.shape[0]):
             o[cols[q]] += sw
-
-
-def _times(s, w):
-    """``s * w``, or ``w`` for a bool ``s`` (which is True where it is used)."""
-
-
-@nb.extending.overload(_times, inline="always")
-def _times_impl(s, w):
-    if isinstance(s, nb.types.Boolean):
-        return lambda s, w: w
-    return lambda s, w: s * w
 
 
 # -- a single vector: the active inputs' rows, four at a time -----------------------------------
@@ -144,12 +150,21 @@ def _four(v, buf, ptr, K, cols, w, perm, mode, o):
 
 
 @_jit
-def csr_matvec(indptr, indices, w, S, out):
-    """``out (m, b) = M @ S (n, b)`` for a CSR ``M``: every row gathers its synapses."""
+def csr_matvec_parts(indptr, indices, w, S, out):
+    return _plan(indices.shape[0] * S.shape[1], out.shape[0])
+
+
+@_jit
+def csr_matvec(indptr, indices, w, S, out, part, parts):
+    """``out (m, b) = M @ S (n, b)`` for a CSR ``M``: every row gathers its synapses. Part
+    ``part`` of ``parts`` computes the rows holding about its share of the synapses."""
     m, b = out.shape
     ws = 1 if w.shape[0] == indices.shape[0] else 0
-    out[:, :] = 0
-    for i in range(m):
+    nnz = indices.shape[0]
+    r0 = 0 if part == 0 else np.searchsorted(indptr[:m], nnz * part // parts)
+    r1 = m if part == parts - 1 else np.searchsorted(indptr[:m], nnz * (part + 1) // parts)
+    out[r0:r1, :] = 0
+    for i in range(r0, r1):
         lo, hi = indptr[i], indptr[i + 1]
         if b == 1:
             acc = out[i, 0]
@@ -168,22 +183,30 @@ def csr_matvec(indptr, indices, w, S, out):
 
 
 @_jit
-def fixed_vecmat(S, indices, w, out):
+def fixed_vecmat_parts(S, indices, w, out):
+    return _batch_parts(S, indices.size, S.shape[1])
+
+
+@_jit
+def fixed_vecmat(S, indices, w, out, part, parts):
     """``out (b, n) = S (b, m) @ M``, row ``i`` of ``M`` holding the ``K`` columns ``indices[i]``
-    (a single vector: four rows at a time, :func:`_scatter_active`)."""
+    (a single vector: four rows at a time, :func:`_scatter_active`); part ``part`` of ``parts``
+    computes a range of samples."""
     b, m = S.shape
     K = indices.shape[1]
     ws = w.shape[0] == m * K
     w2 = w.reshape(m, K) if ws else w.reshape(1, 1)
-    out[:, :] = 0
-    if b == 1:
-        if K > 0:
-            _scatter_active(S[0], np.empty(0, np.int32), K, indices.reshape(-1), w, np.empty(0, np.int32),
-                            1 if ws else 0, out[0])
+    s0, s1 = _share(b, part, parts, 1)
+    out[s0:s1, :] = 0
+    if b == 1 or _per_sample(out.shape[1]):  # a sample at a time, four rows interleaved
+        for k in range(s0, s1):
+            if K > 0:
+                _scatter_active(S[k], np.empty(0, np.int32), K, indices.reshape(-1), w, np.empty(0, np.int32),
+                                1 if ws else 0, out[k])
         return
-    g = _group(b, out.shape[1])
-    for k0 in range(0, b, g):
-        k1 = min(b, k0 + g)
+    g = _group(s1 - s0, out.shape[1])
+    for k0 in range(s0, s1, g):
+        k1 = min(s1, k0 + g)
         for i in range(m):
             for k in range(k0, k1):
                 s = S[k, i]
@@ -192,13 +215,20 @@ def fixed_vecmat(S, indices, w, out):
 
 
 @_jit
-def fixed_matvec(indices, w, S, out):
-    """``out (m, b) = M @ S (n, b)``: every row gathers its ``K`` inputs."""
+def fixed_matvec_parts(indices, w, S, out):
+    return _plan(indices.size * S.shape[1], out.shape[0])
+
+
+@_jit
+def fixed_matvec(indices, w, S, out, part, parts):
+    """``out (m, b) = M @ S (n, b)``: every row gathers its ``K`` inputs; part ``part`` of
+    ``parts`` computes a range of rows."""
     m, b = out.shape
     K = indices.shape[1]
     ws = 1 if w.shape[0] == m * K else 0
-    out[:, :] = 0
-    for i in range(m):
+    r0, r1 = _share(m, part, parts, 1)
+    out[r0:r1, :] = 0
+    for i in range(r0, r1):
         if b == 1:
             acc = out[i, 0]
             for q in range(K):
@@ -362,23 +392,57 @@ def column_index(row_ptr, cols, K, indptr, rows, perm, tmp, chunks):
 
 
 @_jit
-def indexed_matvec(indptr, rows, perm, w, S, out):
+def _per_sample_matvec(indptr, rows, perm, w, S, out, s0, s1):
+    """Samples ``s0 .. s1`` of an indexed ``M @ S``, each as a single vector: the samples' events
+    copied out once (row by row of ``S``), each product into a row of its own, then written
+    back as ``out``'s columns, one row of ``out`` after the other."""
+    n, m, c = S.shape[0], out.shape[0], s1 - s0
+    St = np.empty((c, n), S.dtype)
+    for j in range(n):
+        for k in range(c):
+            St[k, j] = S[j, s0 + k]
+    O = np.zeros((c, m), out.dtype)
+    for k in range(c):
+        _scatter_active(St[k], indptr, 0, rows, w, perm, 2 if perm.shape[0] > 0 else 0, O[k])
+    for r in range(m):
+        for k in range(c):
+            out[r, s0 + k] = O[k, r]
+
+
+@_jit
+def indexed_matvec_parts(indptr, rows, perm, w, S, out):
+    b = S.shape[1]
+    if b == 1:
+        return _plan(0, 1)
+    return _plan(_count_nonzero(S) * (rows.shape[0] // max(1, S.shape[0])), b)
+
+
+@_jit
+def indexed_matvec(indptr, rows, perm, w, S, out, part, parts):
     """``out (m, b) = M @ S (n, b)`` through a column index: the columns of the active inputs
     only, each scattering its synapses into their rows (weights ``w[perm[p]]``, or ``w[0]``
-    when ``perm`` is empty)."""
+    when ``perm`` is empty). Part ``part`` of ``parts`` computes a range of samples, into a
+    buffer of its own when there are several (samples of one row share a cache line)."""
     n, b = S.shape
     ws = perm.shape[0] > 0
-    out[:, :] = 0
     if b == 1:
+        out[:, :] = 0
         _scatter_active(S.reshape(-1), indptr, 0, rows, w, perm, 2 if ws else 0, out.reshape(-1))
         return
+    s0, s1 = _share(b, part, parts, 1)
+    if _per_sample(out.shape[0]):  # a sample at a time, as a single vector, four columns interleaved
+        _per_sample_matvec(indptr, rows, perm, w, S, out, s0, s1)
+        return
+    acc = out if parts == 1 else np.empty((out.shape[0], s1 - s0), out.dtype)
+    c0 = s0 if parts == 1 else 0
+    acc[:, c0:c0 + s1 - s0] = 0
     ks = np.empty(b, np.int64)    # the samples in which input j is active
     vs = np.empty(b, out.dtype)   # and their events
     for j in range(n):
         a = 0
-        for k in range(b):
+        for k in range(s0, s1):
             if S[j, k] != 0:
-                ks[a] = k
+                ks[a] = k - s0 + c0
                 vs[a] = S[j, k]
                 a += 1
         if a == 0:
@@ -387,4 +451,6 @@ def indexed_matvec(indptr, rows, perm, w, S, out):
             wp = w[perm[p]] if ws else w[0]
             r = rows[p]
             for q in range(a):
-                out[r, ks[q]] += vs[q] * wp
+                acc[r, ks[q]] += vs[q] * wp
+    if parts > 1:
+        out[:, s0:s1] = acc

@@ -71,7 +71,7 @@ def split(base, part: str, n_devices: int) -> Blocks:
         idx, w = np.asarray(base.indices), np.asarray(base.weights)
         R = base.n_rows // n_devices
         return _stack([FixedNumPerPre(idx[d * R:(d + 1) * R], w if w.ndim == 0 else w[d * R:(d + 1) * R],
-                                      (R, base.n_cols), dtype=base.dtype) for d in range(n_devices)])
+                                      (R, base.n_cols), dtype=base.dtype, index=False) for d in range(n_devices)])
     if isinstance(base, CSR):
         return _split_csr(base, n_devices) if part == "rows" else _split_csr_cols(base, n_devices)
     raise TypeError(f"cannot cut a {type(base).__name__} into blocks")
@@ -102,7 +102,7 @@ def _split_csr(base: CSR, n_devices: int) -> Blocks:
         lw = w if w.ndim == 0 else w[lo:hi]
         if dummy:
             lp, li, lw = _pad_rows(lp, li, lw, cap, n)
-        blocks.append(CSR(lp, li, lw, (R, n + dummy), dtype=base.dtype))
+        blocks.append(CSR(lp, li, lw, (R, n + dummy), dtype=base.dtype, index=False))
     # the padding changes the longest row of a block: every block takes the largest (a bound)
     widest = max(blocks, key=lambda b: b.max_row_nnz)
     return _stack(blocks, jax.tree_util.tree_structure(widest), dummy)
@@ -123,7 +123,7 @@ def _split_csr_cols(base: CSR, n_devices: int) -> Blocks:
         li, lw = idx[k] - d * C, (w if w.ndim == 0 else w[k])
         if dummy:
             lp, li, lw = _pad_rows(lp, li, lw, cap, C)
-        blocks.append(CSR(lp, li, lw, (m, C + dummy), dtype=base.dtype))
+        blocks.append(CSR(lp, li, lw, (m, C + dummy), dtype=base.dtype, index=False))
     widest = max(blocks, key=lambda b: b.max_row_nnz)
     return _stack(blocks, jax.tree_util.tree_structure(widest), dummy)
 
