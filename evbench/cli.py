@@ -288,13 +288,16 @@ def _load_plugins(targets) -> None:
 
 
 def main(argv=None) -> int:
+    from .harness.interrupts import catching, checkpoint
     from .harness.report import ReportError
     from .harness.results import OutputError, UsageError
 
     args = parser().parse_args(argv)
     try:
-        _load_plugins([*args.plugins_first, *getattr(args, "plugins", [])])
-        outcome = args.run(args)
+        with catching():
+            _load_plugins([*args.plugins_first, *getattr(args, "plugins", [])])
+            outcome = args.run(args)
+            checkpoint()
     except (UsageError, OutputError, ReportError) as exc:  # bad input found before the work: no traceback
         print(f"evbench {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -457,3 +457,32 @@ def test_narrow_floats_text_and_empty_tables_survive_both_twins(tmp_path):
     assert cells(back.o) == [("number", float(np.float32(0.1)).hex()), None, None]  # a NumPy scalar in objects
     assert list(assert_twins_equal(empty_csv).columns) == list(frame.columns)
     assert list(assert_twins_equal(bare_csv).columns) == list(table.columns)
+
+
+def _swallowed_interrupt():
+    """SIGINT delivered inside a callback from C: Python prints "Exception ignored" and goes on."""
+    import ctypes
+
+    @ctypes.CFUNCTYPE(None)
+    def callback():
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(10_000):  # the handler runs here; its KeyboardInterrupt cannot leave
+            pass
+
+    callback()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowed exception
+def test_an_interrupt_swallowed_by_compiled_code_commits_nothing(tmp_path):
+    """An interrupt whose exception compiled code swallowed (numba's object cache calls back
+    through ctypes) still stops the command before its files are renamed into place."""
+    from evbench.harness import interrupts
+
+    with interrupts.catching():
+        _swallowed_interrupt()  # returns: the work would go on
+        with pytest.raises(KeyboardInterrupt):
+            with results.Transaction() as tx:
+                tx.write(tmp_path / "table.csv", "a,b\n1,2\n")
+    assert list(tmp_path.iterdir()) == []
+    interrupts.checkpoint()  # outside the block the record is cleared

@@ -16,6 +16,7 @@ import pandas as pd
 from ..catalogue import FAMILIES, PRODUCTS, Family, get_product
 from ..peers import BACKENDS, Backend, mode_label
 from . import stattests
+from .interrupts import checkpoint
 from .cases import Built, Case
 from .checks import CHECKS, CheckOutcome, Probe, Reference, classify, compare_one, timed
 from .profiles import VALIDATION_PROFILES, ValidationProfile, is_path_group, probes, profile_cases, structures
@@ -50,6 +51,7 @@ class _Progress:
             self.bar = tqdm(total=total, desc="validate", unit="check", leave=False)
 
     def update(self, n=1, text=None):
+        checkpoint()
         if self.bar is not None:
             if text:
                 self.bar.set_postfix_str(text, refresh=False)

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .interrupts import checkpoint
 from .tables import CHECK_COLUMNS, SPIKETIME_TABLES, TABLES, Derived, Table, table_of  # noqa: F401 (the tables, here too)
 
 # -- the machine and the time ------------------------------------------------------------------
@@ -307,6 +308,12 @@ class Transaction:
         return self
 
     def __exit__(self, kind, exc, tb):
+        if exc is None:
+            try:
+                checkpoint()  # an interrupt swallowed by compiled code still stops the commit
+            except KeyboardInterrupt:
+                self.discard()
+                raise
         if exc is not None:
             self.discard()
             return False

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .console import duration, fixed_width
+from .interrupts import checkpoint
 from .results import Output, OutputError, machine_label, point_latest, run_folder, usage
 
 #: the stages, in order; ``--skip`` takes these names
@@ -128,6 +129,7 @@ def _run_stages(options: RunOptions, root: Path, folder: Path) -> RunOutcome:
     def stage(name, call):
         """Run one stage: ``call()`` returns the command's outcome (its ``code`` and ``result``)."""
         st = stages[name]
+        checkpoint()
         t0 = time.perf_counter()
         try:
             outcome = call()
@@ -162,6 +164,7 @@ def _run_stages(options: RunOptions, root: Path, folder: Path) -> RunOutcome:
         stage("report", lambda: report.run_command(report.ReportOptions(
             [str(folder)], str(folder), title=f"evbench run {folder.name} on {machine_label()}")))
     ran = [stages[s] for s in todo]
+    checkpoint()
     latest = None
     if ran and all(s.complete for s in ran):
         latest = point_latest(root, folder)
