@@ -47,6 +47,37 @@ def _along(s):
     return s.apply(along, axis=1) if len(s) else pd.Series([], dtype=bool)
 
 
+def _other_axis(s) -> list[str]:
+    """brainevent's default layout of a just-in-time matrix draws it along the product's input
+    axis, so its product against the other layout's generation axis is event-driven, on another
+    matrix (``corder`` changes the matrix). evbench's counterpart of that matrix is the sibling
+    family generated along that axis (``jitc_scalar_c`` for ``M @ events`` on ``jitc_scalar_r``'s
+    brainevent): its native time against brainevent's, as a ratio of medians (not paired: two
+    cases of one run)."""
+    from evbench.catalogue import FAMILIES
+
+    names = set(FAMILIES.names())
+    t = s[s.family.str.startswith("jitc_") & ~_along(s)] if len(s) else s
+    rows = []
+    for r in t[t.variant == "brainevent"].itertuples():
+        sibling = r.family[:-1] + ("c" if r.family.endswith("r") else "r")
+        if sibling not in names:
+            continue
+        nat = s[(s.family == sibling) & (s["product"] == r.product) & (s.n == r.n) & (s.active == r.active)
+                & (s.variant == "native")]
+        if len(nat):
+            rows.append(dict(family=r.family, product=r.product, n=r.n, active=r.active,
+                             ratio=float(nat.ms.iloc[0]) / r.ms, sibling=sibling))
+    if not rows:
+        return []
+    f = pd.DataFrame(rows)
+    miss = f[f.ratio > 1.0].sort_values("ratio", ascending=False)
+    return [f"| just-in-time against brainevent's generation axis (n ≤ 10⁴; brainevent's default layout draws "
+            f"along the input axis, the matrix of evbench's sibling family `_r` ↔ `_c`): native on the sibling ≤ "
+            f"brainevent (ratio of medians) | {len(f) - len(miss)} | {len(f)} | {_fmt(f.ratio.max())} | "
+            f"{_misses(miss, 'ratio')} |"]
+
+
 def targets(s, bw) -> list[str]:
     nat = s[s.variant == "native"].copy()
     nat["along"] = _along(nat)
@@ -61,6 +92,7 @@ def targets(s, bw) -> list[str]:
         miss = t[t.vs_serial > 1.0].sort_values("vs_serial", ascending=False)
         out.append(f"| just-in-time against the generation axis (n ≤ 10⁴): native ≤ brainevent | {len(t) - len(miss)} | "
                    f"{len(t)} | {_fmt(t.vs_serial.max())} | {_misses(miss, 'vs_serial')} |")
+    out += _other_axis(s)
     d = nat[(nat.family == "dense") & (nat["product"] == "vecmat") & (nat.n == 10_000)].copy()
     if len(d):
         d["fraction"] = d.gb_s / bw
@@ -131,3 +163,26 @@ def markdown(frame, meta) -> str:
                        f"{_fmt(r.cpu_ms, 4)} | {_fmt(r.vs_serial)} | {_fmt(r.vs_parallel)} | {_fmt(r.ns_per_synapse)} | "
                        f"{_fmt(r.gb_s)} | {_fmt(r.gb_s / bw)} | {_fmt(r.build_s)} | {_fmt(r.nbytes / 2**20)} |")
     return "\n".join(out) + "\n"
+
+
+def main(argv=None) -> int:
+    """``python tools/rotating_report.py RUN.csv``: the Markdown of a recorded run, written anew
+    beside it (``RUN.md``) from its CSV and ``RUN.meta.json``."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    from evbench.harness.results import write_atomic
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("csv", type=Path)
+    args = ap.parse_args(argv)
+    meta = json.loads(args.csv.with_suffix(".meta.json").read_text())
+    md = markdown(pd.read_csv(args.csv), dict(meta, date=meta["date_stamp"]))
+    write_atomic(args.csv.with_suffix(".md"), md)
+    print(md.split("## Threads")[0])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
