@@ -32,7 +32,7 @@ def _git(repo, *args, date=None):
 def test_a_selection_makes_one_class_per_selected_product():
     sel = Selection(backends=("native",), families=("csr",), products=("vecmat", "matvec_T"), grid="tiny")
     made = products.classes(sel)
-    assert sorted(made) == ["MatvecT", "Vecmat"] and made["Vecmat"].params[:2] == [["csr"], ["native"]]
+    assert sorted(made) == ["MatvecT", "Vecmat"] and made["Vecmat"].params[:2] == [["csr"], ["native", "native:index=none"]]  # the index: a row of its own
     assert sorted(work.classes(sel)) == ["MatvecT", "Vecmat"]
     assert all(c.selection is sel for c in made.values())
 

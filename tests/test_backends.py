@@ -99,9 +99,11 @@ def _semantics(backend, family, keep=None):
 
 def test_event_semantics_recorded():
     """What each backend does with a floating event (negative, fractional, > 1, zero)."""
-    assert _semantics("native", "fixed_prob") == {"": ("pass", "multiplies by value")}
+    assert _semantics("native", "fixed_prob") == {"index=built": ("pass", "multiplies by value"),
+                                                  "index=none": ("pass", "multiplies by value")}
     assert _semantics("brainevent", "fixed_prob") == {
         "events=binary": ("differs", "treats nonzero as 1"),
+        "events=binary,parallel=True": ("differs", "treats nonzero as 1"),
         "events=weighted": ("pass", "multiplies by value"),
         "events=float": ("pass", "multiplies by value"),
     }
@@ -121,7 +123,7 @@ def test_unsupported_products_give_the_reason():
     assert set(mv.status) == {"unsupported"}
     assert mv.detail.str.contains("events @ M only").all()
     rows = _checks("brainevent", "fixed_prob", None)  # every variant of a supported family has rows
-    assert set(rows["mode"]) == {"events=binary", "events=weighted", "events=float"}
+    assert set(rows["mode"]) == {"events=binary", "events=binary,parallel=True", "events=weighted", "events=float"}
 
 
 # -- fake backends: missing packages, crashes, gating --------------------------------------------

@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 
 from evbench.cli import main
+from evbench.catalogue import get_family
+from evbench.peers import get_backend
 
 
 def test_a_new_family_needs_only_its_structure_reference_and_catalogue_entry():
@@ -106,7 +108,8 @@ def test_a_new_check_needs_only_its_registration(tmp_path, capsys):
     assert set(validate.loc[~validate["product"].str.contains(r"\[b|b\]"), "finite"]) == {"pass"}
     assert set(validate.loc[validate["product"].str.contains(r"\[b|b\]"), "finite"]) == {"-"}  # batched: not applied
     rows = checks[checks.check == "finite"]
-    assert len(rows) == 2 * 4 and set(rows.status) == {"pass"}  # two backends × the four unbatched products
+    modes = len(get_backend("native").modes(get_family("csr"))) + 1  # native's modes and dense's one
+    assert len(rows) == modes * 4 and set(rows.status) == {"pass"}  # every mode × the four unbatched products
 
 
 def test_a_failing_new_check_fails_the_gate(tmp_path, capsys):
