@@ -48,22 +48,27 @@ def _mutant():
     return csr_vecmat_grouping_mutant
 
 
-def test_a_mutant_of_the_batch_grouping_path_fails_validation(monkeypatch, tmp_path, capsys):
-    # the mutant really changes a grouped product (and leaves a single group alone)
-    M = get_family("csr").build(4, 9000, conn_prob=0.5, seed=0, dtype="float32")
-    events = np.ones((64, 4), bool)
-    good = np.asarray(get_product("vecmat_batch").run(M, events))
-    monkeypatch.setattr(kernels, "csr_vecmat", _mutant())
+def _validate_with(monkeypatch, capsys, kernel, mutant, product, M, events, *args):
+    """``evbench validate ARGS`` output and exit status with ``kernel`` replaced by ``mutant``,
+    after checking that the mutant really changes ``product`` on ``M`` and ``events``."""
+    good = np.asarray(get_product(product).run(M, events))
+    monkeypatch.setattr(kernels, kernel, mutant)
     jax.clear_caches()
     try:
-        bad = np.asarray(get_product("vecmat_batch").run(M, events))
+        bad = np.asarray(get_product(product).run(M, events))
         assert not np.array_equal(good, bad)
-        code = main(["validate", "--family", "csr", "--backend", "native", "--jobs", "1", "--no-progress",
-                     "--out", str(tmp_path)])
+        code = main(["validate", "--family", "csr", "--backend", "native", "--jobs", "1", "--no-progress", *args])
     finally:
         monkeypatch.undo()
         jax.clear_caches()
-    out = capsys.readouterr().out
+    return code, capsys.readouterr().out
+
+
+def test_a_mutant_of_the_batch_grouping_path_fails_validation(monkeypatch, tmp_path, capsys):
+    # the mutant really changes a grouped product (and leaves a single group alone)
+    M = get_family("csr").build(4, 9000, conn_prob=0.5, seed=0, dtype="float32")
+    code, out = _validate_with(monkeypatch, capsys, "csr_vecmat", _mutant(), "vecmat_batch", M,
+                               np.ones((64, 4), bool), "--out", str(tmp_path))
     assert code == 1 and "Gate (native): FAILED" in out
     assert "FAIL csr events[b, :] @ M native[index=built] equivalence" in out
 
@@ -88,19 +93,8 @@ def test_a_mutant_of_the_column_index_kernel_fails_validation(monkeypatch, tmp_p
     """The column index is built by default, so validation reaches its kernel: a bug planted there
     fails ``evbench validate --profile quick``."""
     M = get_family("csr").build(30, 40, conn_prob=0.3, seed=0, dtype="float32")
-    events = np.ones((40, 8), bool)
-    good = np.asarray(get_product("matvec_batch").run(M, events))
-    monkeypatch.setattr(kernels, "indexed_matvec", _indexed_matvec_mutant())
-    jax.clear_caches()
-    try:
-        bad = np.asarray(get_product("matvec_batch").run(M, events))
-        assert not np.array_equal(good, bad)
-        code = main(["validate", "--profile", "quick", "--family", "csr", "--backend", "native", "--jobs", "1",
-                     "--no-progress", "--out", str(tmp_path)])
-    finally:
-        monkeypatch.undo()
-        jax.clear_caches()
-    out = capsys.readouterr().out
+    code, out = _validate_with(monkeypatch, capsys, "indexed_matvec", _indexed_matvec_mutant(), "matvec_batch", M,
+                               np.ones((40, 8), bool), "--profile", "quick", "--out", str(tmp_path))
     assert code == 1 and "Gate (native): FAILED" in out
     assert "FAIL csr M @ events[:, b] native[index=built] equivalence" in out
     assert "FAIL csr M @ events[:, b] native[index=none]" not in out  # the gathering kernel is not the mutant
