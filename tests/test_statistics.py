@@ -1,6 +1,5 @@
 """Statistics of the random families: acceptance bounds from the sampling distribution, so a
 correct generator fails with probability below 1e-6 over the whole module."""
-import numpy as np
 import pytest
 from scipy import stats
 

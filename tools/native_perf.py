@@ -107,7 +107,6 @@ def corder_jobs():
 def table(frame):
     """One row per case (family, product, n, conn_prob, active, batch): median ms per backend and
     the ratios native / brainevent and native / dense (below 1: native is faster)."""
-    import pandas as pd
 
     keys = ["job", "family", "product", "n", "conn_prob", "active", "batch"]
     ok = frame[frame.status == "ok"].drop_duplicates(keys + ["backend"])

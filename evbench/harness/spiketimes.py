@@ -91,11 +91,9 @@ spikes at N = 1e4 for ``exact``, N up to 1e6 for ``scaling``), ``tiny`` (seconds
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from ..registry import Registry
 from .results import SPIKETIME_TABLES, TABLES, Output, Transaction, Written, metadata, stamp, usage

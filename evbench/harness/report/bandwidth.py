@@ -1,9 +1,7 @@
 """Effective bandwidth against the machine's, and synaptic events per second."""
 from __future__ import annotations
 
-import math
 
-import numpy as np
 import pandas as pd
 
 from .figures import Figure, Section, SectionSpec, colour_map, ok_cases, ordered, png, pyplot, x_active

@@ -1,10 +1,8 @@
 """Compile time of the first call per family and backend."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
-import pandas as pd
 
 from .figures import (
     Figure, Section, SectionSpec, bench_cases, colour_map, ok_cases, ordered, png, pyplot, spans_decades,

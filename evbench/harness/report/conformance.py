@@ -1,7 +1,6 @@
 """Conformance: family × backend × check, coloured by the worst status."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd

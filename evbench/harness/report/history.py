@@ -1,7 +1,6 @@
 """Across commits: asv's history, and the regressions between the last two commits."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd

@@ -1,9 +1,7 @@
 """Machine, versions and date of every results file read."""
 from __future__ import annotations
 
-import math
 
-import numpy as np
 import pandas as pd
 
 from pathlib import Path

@@ -1,9 +1,7 @@
 """Memory per family and backend against n."""
 from __future__ import annotations
 
-import math
 
-import numpy as np
 import pandas as pd
 
 from .figures import Figure, Section, SectionSpec, colour_map, ok_cases, ordered, png, pyplot

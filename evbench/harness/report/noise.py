@@ -1,10 +1,7 @@
 """Noise: the relative IQR of every benchmark case."""
 from __future__ import annotations
 
-import math
 
-import numpy as np
-import pandas as pd
 
 from .figures import Figure, Section, SectionSpec, colour_map, ok_cases, ordered, png, pyplot
 

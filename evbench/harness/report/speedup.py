@@ -1,7 +1,6 @@
 """Speedup over the dense baseline against the active fraction, and the crossover."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd

@@ -30,7 +30,7 @@ from ..results import (
 )
 from .bench import BENCH_COLUMNS, COLLECTIVE_COLUMNS, SHARDED_GRIDS
 from .network import NETWORK_COLUMNS, SHARDED_NETWORK_PROFILES
-from .validate import SHARDED_VALIDATION_PROFILES, VALIDATE_COLUMNS
+from .validate import SHARDED_VALIDATION_PROFILES
 
 WHAT = ("validate", "bench", "collectives", "network", "model")
 
